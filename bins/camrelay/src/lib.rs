@@ -1,0 +1,1 @@
+//! The camrelay relay: composes the workspace crates into an HTTP server.

@@ -1,0 +1,1 @@
+//! Lock-free one-to-many fan-out with per-subscriber bounded drop-newest (or drop-oldest) queues.
