@@ -204,6 +204,13 @@ describe('camrelay dashboard', { timeout: 5 * TEST_TIMEOUT_MS }, () => {
     skip: mockPid ? false : 'MOCK_CAMERA_PID not set',
   }, async () => {
     const tile = tileSelector(cameras[0]);
+    // Back to raw: the toggle works both ways, and placeholders come on the raw stream.
+    await page.click(`${tile} button[data-stream="raw"]`);
+    await page.waitForFunction((name) => {
+      const f = window.__camrelay.frames[name];
+      return f && f.stream === 'raw' && f.painted !== null;
+    }, cameras[0], { timeout: 10_000 });
+    assert.equal(await page.getAttribute(tile, 'data-detections'), null, 'raw tile with data-detections');
     assert.equal(await page.isVisible(`${tile} .badge.offline`), false, 'offline before the camera stopped');
     process.kill(mockPid, 'SIGTERM');
     await page.waitForSelector(`${tile} .badge.offline`, { state: 'visible', timeout: 30_000 });
