@@ -1,0 +1,172 @@
+//! What a source reads ([`SourceKind`]), how it retries ([`Backoff`]) and its limits
+//! ([`SourceConfig`]).
+
+use std::time::Duration;
+
+use mjpeg_codec::DecoderConfig;
+
+/// How frames are read from the camera.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SourceKind {
+    /// One long-lived HTTP response carrying `multipart/x-mixed-replace` (MJPEG), e.g. the
+    /// ESP32-CAM firmware's `http://HOST:81/stream`.
+    Stream,
+    /// One JPEG per request, e.g. the ESP32-CAM firmware's `http://HOST/capture`, polled every
+    /// `interval` over a kept-alive connection (reopened when the camera closes it).
+    Snapshot {
+        /// Time between two captures.
+        interval: Duration,
+    },
+}
+
+/// Exponential backoff with jitter and a cap, between reconnection attempts.
+///
+/// The delay before retry number `r` (0-based: `r = 0` is the first retry after a failure) is
+/// `initial * factor^r`, capped at `max`, then spread by `±jitter` (a fraction) so that many
+/// relays restarting together do not dial a camera in lockstep. The result never exceeds `max`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Backoff {
+    /// Delay before the first retry (default 500 ms).
+    pub initial: Duration,
+    /// Upper bound of any delay (default 30 s).
+    pub max: Duration,
+    /// Growth per consecutive failure (default 2; values below 1 count as 1).
+    pub factor: f64,
+    /// Random spread as a fraction of the delay, 0..=1 (default 0.25 = ±25 %).
+    pub jitter: f64,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff {
+            initial: Duration::from_millis(500),
+            max: Duration::from_secs(30),
+            factor: 2.0,
+            jitter: 0.25,
+        }
+    }
+}
+
+impl Backoff {
+    /// The delay before retry number `attempt` (0-based). Never panics, whatever the fields.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let backoff = esp32_source::Backoff { jitter: 0.0, ..Default::default() };
+    /// assert_eq!(backoff.delay(0), Duration::from_millis(500));
+    /// assert_eq!(backoff.delay(3), Duration::from_secs(4));
+    /// assert_eq!(backoff.delay(100), Duration::from_secs(30));
+    /// ```
+    pub fn delay(&self, attempt: u32) -> Duration {
+        let max = self.max.as_secs_f64();
+        let factor = if self.factor.is_finite() && self.factor > 1.0 {
+            self.factor
+        } else {
+            1.0
+        };
+        // Capping the exponent keeps powi finite; `max` caps the result anyway.
+        let exponent = i32::try_from(attempt.min(1000)).unwrap_or(1000);
+        let base = (self.initial.as_secs_f64() * factor.powi(exponent)).min(max);
+        let jitter = if self.jitter.is_finite() {
+            self.jitter.clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
+        let spread = if jitter > 0.0 {
+            1.0 + jitter * (2.0 * fastrand::f64() - 1.0)
+        } else {
+            1.0
+        };
+        let secs = (base * spread).clamp(0.0, max);
+        Duration::try_from_secs_f64(secs).unwrap_or(self.max)
+    }
+}
+
+/// Everything a [`crate::Source`] needs to know about one camera.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceConfig {
+    /// Name used in logs, errors and status (e.g. `"porch"`).
+    pub name: String,
+    /// `http://HOST[:PORT]/PATH`: the stream URL or, for snapshots, the capture URL.
+    pub url: String,
+    /// Stream or snapshot polling.
+    pub kind: SourceKind,
+    /// Limit for opening the TCP connection AND receiving the response head (default 5 s).
+    /// A busy ESP32-CAM accepts a second connection but never answers: this catches that.
+    pub connect_timeout: Duration,
+    /// No complete frame for this long -> drop the connection and reconnect (default 5 s).
+    /// Catches silent Wi-Fi drops, where TCP alone would wait for minutes. For snapshots it
+    /// bounds each capture request.
+    pub stall_timeout: Duration,
+    /// Delays between reconnection attempts.
+    pub backoff: Backoff,
+    /// Limits of the MJPEG parser (part size also bounds a snapshot body).
+    pub decoder: DecoderConfig,
+}
+
+impl SourceConfig {
+    /// An MJPEG stream source with default timeouts and backoff.
+    pub fn stream(name: impl Into<String>, url: impl Into<String>) -> Self {
+        SourceConfig {
+            name: name.into(),
+            url: url.into(),
+            kind: SourceKind::Stream,
+            connect_timeout: Duration::from_secs(5),
+            stall_timeout: Duration::from_secs(5),
+            backoff: Backoff::default(),
+            decoder: DecoderConfig::default(),
+        }
+    }
+
+    /// A snapshot-polling source that fetches `url` every `interval`.
+    pub fn snapshot(name: impl Into<String>, url: impl Into<String>, interval: Duration) -> Self {
+        SourceConfig {
+            kind: SourceKind::Snapshot { interval },
+            ..SourceConfig::stream(name, url)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delay_grows_and_is_capped() {
+        let backoff = Backoff {
+            jitter: 0.0,
+            ..Backoff::default()
+        };
+        let delays: Vec<_> = (0..8).map(|a| backoff.delay(a).as_millis()).collect();
+        assert_eq!(delays, [500, 1000, 2000, 4000, 8000, 16000, 30000, 30000]);
+        assert_eq!(backoff.delay(u32::MAX), Duration::from_secs(30));
+    }
+
+    #[test]
+    fn jitter_stays_within_its_fraction_and_below_max() {
+        let backoff = Backoff::default();
+        for _ in 0..1000 {
+            let d = backoff.delay(1).as_secs_f64();
+            assert!((0.75..=1.25).contains(&d), "{d}");
+            assert!(backoff.delay(20) <= backoff.max);
+        }
+    }
+
+    #[test]
+    fn nonsense_fields_do_not_panic() {
+        let backoff = Backoff {
+            initial: Duration::MAX,
+            max: Duration::MAX,
+            factor: f64::NAN,
+            jitter: f64::INFINITY,
+        };
+        let _ = backoff.delay(7);
+        let backoff = Backoff {
+            initial: Duration::from_secs(10),
+            max: Duration::from_secs(1),
+            factor: -3.0,
+            jitter: 5.0,
+        };
+        assert!(backoff.delay(3) <= Duration::from_secs(1));
+    }
+}

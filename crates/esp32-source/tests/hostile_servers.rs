@@ -1,0 +1,370 @@
+//! Bad servers written inline: raw TCP listeners writing hostile bytes. The source must turn
+//! each into a clear error in its status, keep retrying, stay bounded, and never panic.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::time::Duration;
+
+use esp32_source::{Source, SourceConfig};
+use support::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const WAIT: Duration = Duration::from_secs(5);
+
+fn last_error(status: &esp32_source::SourceStatus) -> &str {
+    status.last_error.as_deref().unwrap_or("")
+}
+
+#[tokio::test]
+async fn not_found_is_reported_and_retried() {
+    let server = RawServer::replying(
+        b"HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\nConnection: close\r\n\r\nnot found"
+            .to_vec(),
+    )
+    .await;
+    let source = Source::new(fast_config("cam404", server.url("/stream"))).unwrap();
+    let status = source.status();
+    let driver = drive(source.frames());
+    let seen = wait_for(&status, WAIT, |s| s.reconnects >= 2).await;
+    let error = last_error(&seen);
+    assert!(error.contains("HTTP 404"), "{error}");
+    assert!(error.contains("cam404"), "{error}");
+    assert!(error.contains(&server.url("/stream")), "{error}");
+    assert_eq!(seen.connects, 0);
+    assert!(server.connections() >= 3);
+    driver.abort();
+}
+
+#[tokio::test]
+async fn html_page_is_an_error_not_a_stream() {
+    let body = "<html><body>login</body></html>";
+    let server = RawServer::replying(
+        format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .into_bytes(),
+    )
+    .await;
+    let source = Source::new(fast_config("html", server.url("/stream"))).unwrap();
+    let status = source.status();
+    let driver = drive(source.frames());
+    let seen = wait_for(&status, WAIT, |s| s.last_error.is_some()).await;
+    assert!(last_error(&seen).contains("text/html"), "{seen:?}");
+    assert_eq!(seen.frames, 0);
+    driver.abort();
+}
+
+#[tokio::test]
+async fn redirect_is_not_followed_and_names_the_location() {
+    let server = RawServer::replying(
+        b"HTTP/1.1 302 Found\r\nLocation: http://192.0.2.1/login\r\nContent-Length: 0\r\n\r\n"
+            .to_vec(),
+    )
+    .await;
+    let source = Source::new(fast_config("moved", server.url("/stream"))).unwrap();
+    let status = source.status();
+    let driver = drive(source.frames());
+    let seen = wait_for(&status, WAIT, |s| s.last_error.is_some()).await;
+    let error = last_error(&seen);
+    assert!(error.contains("302"), "{error}");
+    assert!(error.contains("http://192.0.2.1/login"), "{error}");
+    driver.abort();
+}
+
+#[tokio::test]
+async fn endless_headers_are_cut_off() {
+    let server = RawServer::start(|mut stream| async move {
+        read_request(&mut stream).await;
+        let _ = stream.write_all(b"HTTP/1.1 200 OK\r\n").await;
+        // Writes header lines until the client hangs up; bounded by the client, not by us.
+        for i in 0..1_000_000u32 {
+            let line = format!("X-Junk-{i}: {}\r\n", "a".repeat(100));
+            if stream.write_all(line.as_bytes()).await.is_err() {
+                return;
+            }
+        }
+    })
+    .await;
+    let source = Source::new(fast_config("chatty", server.url("/stream"))).unwrap();
+    let status = source.status();
+    let driver = drive(source.frames());
+    let seen = wait_for(&status, WAIT, |s| s.last_error.is_some()).await;
+    let error = last_error(&seen);
+    assert!(error.contains("HTTP error"), "{error}");
+    driver.abort();
+}
+
+#[tokio::test]
+async fn giant_part_is_refused_within_the_limit() {
+    let server = RawServer::start(|mut stream| async move {
+        read_request(&mut stream).await;
+        let _ = stream.write_all(&esp32_stream_head()).await;
+        let head = format!(
+            "\r\n--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: 1000000000\r\n\r\n"
+        );
+        let _ = stream.write_all(head.as_bytes()).await;
+        let chunk = vec![0x55u8; 64 * 1024];
+        for _ in 0..10_000 {
+            if stream.write_all(&chunk).await.is_err() {
+                return;
+            }
+        }
+    })
+    .await;
+    let mut config = fast_config("giant", server.url("/stream"));
+    config.decoder.max_part_size = 256 * 1024;
+    let source = Source::new(config).unwrap();
+    let status = source.status();
+    let driver = drive(source.frames());
+    let seen = wait_for(&status, WAIT, |s| s.last_error.is_some()).await;
+    let error = last_error(&seen);
+    assert!(error.contains("bad MJPEG stream"), "{error}");
+    assert_eq!(seen.frames, 0);
+    driver.abort();
+}
+
+#[tokio::test]
+async fn giant_part_without_length_is_refused_too() {
+    let server = RawServer::start(|mut stream| async move {
+        read_request(&mut stream).await;
+        let _ = stream.write_all(&esp32_stream_head()).await;
+        let head = format!("\r\n--{BOUNDARY}\r\nContent-Type: image/jpeg\r\n\r\n\u{FF}");
+        let _ = stream.write_all(head.as_bytes()).await;
+        let chunk = vec![0x55u8; 64 * 1024];
+        for _ in 0..10_000 {
+            if stream.write_all(&chunk).await.is_err() {
+                return;
+            }
+        }
+    })
+    .await;
+    let mut config = fast_config("giant-nolen", server.url("/stream"));
+    config.decoder.max_part_size = 256 * 1024;
+    let source = Source::new(config).unwrap();
+    let status = source.status();
+    let driver = drive(source.frames());
+    let seen = wait_for(&status, WAIT, |s| s.last_error.is_some()).await;
+    assert!(last_error(&seen).contains("bad MJPEG stream"), "{seen:?}");
+    driver.abort();
+}
+
+#[tokio::test]
+async fn octet_stream_without_boundary_is_learned() {
+    // What VLC and ffmpeg send: no boundary in the headers, body starts with a blank line.
+    let mut response =
+        b"HTTP/1.0 200 OK\r\nContent-type: application/octet-stream\r\n\r\n\r\n".to_vec();
+    for i in 0..3u8 {
+        response.extend_from_slice(
+            b"--7b3cc56e5f51db803f790dad720ed50a\r\nContent-Type: image/jpeg\r\n",
+        );
+        let body = jpeg(2000 + usize::from(i), 0x20 + i);
+        response.extend_from_slice(format!("Content-Length: {}\r\n\r\n", body.len()).as_bytes());
+        response.extend_from_slice(&body);
+        response.extend_from_slice(b"\r\n");
+    }
+    let server = RawServer::replying(response).await;
+    let source = Source::new(fast_config("vlc", server.url("/cam.mjpg"))).unwrap();
+    let mut frames = source.frames();
+    for i in 0..2u8 {
+        let frame = next_frame(&mut frames, WAIT).await;
+        assert_eq!(frame.jpeg.len(), 2000 + usize::from(i));
+        assert!(frame.camera_time.is_none());
+    }
+}
+
+#[tokio::test]
+async fn frames_carry_camera_and_receive_times() {
+    let mut response = esp32_stream_head();
+    for i in 0..3u32 {
+        response.extend_from_slice(&esp32_part(
+            &jpeg(5000, 0x30),
+            1_700_000_000 + u64::from(i),
+            250_000,
+        ));
+    }
+    let server = RawServer::replying(response).await;
+    let source = Source::new(fast_config("esp", server.url("/stream"))).unwrap();
+    let status = source.status();
+    let mut frames = source.frames();
+    let before = std::time::Instant::now();
+    let first = next_frame(&mut frames, WAIT).await;
+    let second = next_frame(&mut frames, WAIT).await;
+    let ts = first.camera_time.unwrap();
+    assert_eq!((ts.secs, ts.micros), (1_700_000_000, 250_000));
+    assert_eq!(second.camera_time.unwrap().secs, 1_700_000_001);
+    assert!(first.received_at >= before);
+    assert!(first.received_wall.secs > 1_700_000_000);
+    assert!(first.latency().is_some());
+    let now = status.snapshot();
+    assert_eq!(now.state.name(), "streaming");
+    assert_eq!((now.frames, now.bytes, now.connects), (2, 10_000, 1));
+}
+
+#[tokio::test]
+async fn truncated_and_garbage_parts_are_skipped_and_counted() {
+    let mut response = esp32_stream_head();
+    response.extend_from_slice(&esp32_part(&jpeg(3000, 0x41), 1, 0));
+    // Truncated: announced length fits, but the JPEG has no EOI.
+    let mut truncated = jpeg(3000, 0x42);
+    truncated.truncate(1500);
+    response.extend_from_slice(&esp32_part(&truncated, 2, 0));
+    // Garbage: not a JPEG at all.
+    response.extend_from_slice(&esp32_part(&[0x13u8; 800], 3, 0));
+    response.extend_from_slice(&esp32_part(&jpeg(3000, 0x44), 4, 0));
+    let server = RawServer::replying(response).await;
+    let source = Source::new(fast_config("glitchy", server.url("/stream"))).unwrap();
+    let status = source.status();
+    let mut frames = source.frames();
+    assert_eq!(
+        next_frame(&mut frames, WAIT)
+            .await
+            .camera_time
+            .unwrap()
+            .secs,
+        1
+    );
+    assert_eq!(
+        next_frame(&mut frames, WAIT)
+            .await
+            .camera_time
+            .unwrap()
+            .secs,
+        4
+    );
+    let now = status.snapshot();
+    assert_eq!(now.corrupt_frames, 2, "{now:?}");
+    assert_eq!(now.frames, 2);
+    assert!(now.last_error.is_some());
+}
+
+#[tokio::test]
+async fn a_stalled_stream_is_dropped_and_reconnected() {
+    let server = RawServer::start(|mut stream| async move {
+        read_request(&mut stream).await;
+        let mut bytes = esp32_stream_head();
+        bytes.extend_from_slice(&esp32_part(&jpeg(1000, 0x50), 1, 0));
+        let _ = stream.write_all(&bytes).await;
+        // Then silence, with the connection open (a silent Wi-Fi drop).
+        let _ = stream.read(&mut [0u8; 1]).await;
+    })
+    .await;
+    let mut config = fast_config("stally", server.url("/stream"));
+    config.stall_timeout = Duration::from_millis(300);
+    let source = Source::new(config).unwrap();
+    let status = source.status();
+    let mut frames = source.frames();
+    next_frame(&mut frames, WAIT).await;
+    let started = std::time::Instant::now();
+    next_frame(&mut frames, WAIT).await;
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    let now = status.snapshot();
+    assert!(
+        now.last_error.as_deref().unwrap().contains("stalled"),
+        "{now:?}"
+    );
+    assert_eq!(now.connects, 2);
+    assert_eq!(server.connections(), 2);
+}
+
+#[tokio::test]
+async fn a_server_that_never_answers_times_out() {
+    // A busy ESP32-CAM accepts the connection and never answers.
+    let server = RawServer::start(|mut stream| async move {
+        let _ = stream.read_to_end(&mut Vec::new()).await;
+    })
+    .await;
+    let mut config = fast_config("busy", server.url("/stream"));
+    config.connect_timeout = Duration::from_millis(200);
+    let source = Source::new(config).unwrap();
+    let status = source.status();
+    let driver = drive(source.frames());
+    let seen = wait_for(&status, WAIT, |s| s.last_error.is_some()).await;
+    assert!(last_error(&seen).contains("timed out"), "{seen:?}");
+    driver.abort();
+}
+
+#[tokio::test]
+async fn first_dial_failure_is_retried_until_the_camera_appears() {
+    // go2rtc#257: a source that fails on first dial must still be retried.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    let source = Source::new(fast_config("late", format!("http://{addr}/stream"))).unwrap();
+    let status = source.status();
+    let mut frames = source.frames();
+    let waiter =
+        tokio::spawn(async move { next_frame(&mut frames, Duration::from_secs(10)).await });
+    let seen = wait_for(&status, WAIT, |s| s.reconnects >= 2).await;
+    assert!(last_error(&seen).contains("cannot connect"), "{seen:?}");
+    let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
+    let mut response = esp32_stream_head();
+    response.extend_from_slice(&esp32_part(&jpeg(1000, 0x60), 9, 0));
+    let response = std::sync::Arc::new(response);
+    let _server = RawServer::on(listener, move |mut stream| {
+        let response = response.clone();
+        async move {
+            read_request(&mut stream).await;
+            let _ = stream.write_all(&response).await;
+            let _ = stream.read(&mut [0u8; 1]).await;
+        }
+    });
+    let frame = waiter.await.unwrap();
+    assert_eq!(frame.camera_time.unwrap().secs, 9);
+}
+
+#[tokio::test]
+async fn dropping_the_stream_closes_the_connection() {
+    let (closed_tx, closed_rx) = tokio::sync::oneshot::channel::<()>();
+    let closed_tx = std::sync::Mutex::new(Some(closed_tx));
+    let closed_tx = std::sync::Arc::new(closed_tx);
+    let server = RawServer::start(move |mut stream| {
+        let closed_tx = closed_tx.clone();
+        async move {
+            read_request(&mut stream).await;
+            let mut bytes = esp32_stream_head();
+            bytes.extend_from_slice(&esp32_part(&jpeg(1000, 0x70), 1, 0));
+            let _ = stream.write_all(&bytes).await;
+            // EOF (or reset) from the client means it closed the socket.
+            let _ = stream.read(&mut [0u8; 1]).await;
+            if let Some(tx) = closed_tx.lock().unwrap().take() {
+                let _ = tx.send(());
+            }
+        }
+    })
+    .await;
+    let source = Source::new(fast_config("dropme", server.url("/stream"))).unwrap();
+    let status = source.status();
+    let mut frames = source.frames();
+    next_frame(&mut frames, WAIT).await;
+    drop(frames);
+    tokio::time::timeout(Duration::from_secs(2), closed_rx)
+        .await
+        .expect("the camera connection was not closed promptly")
+        .unwrap();
+    assert_eq!(status.snapshot().state.name(), "stopped");
+}
+
+#[tokio::test]
+async fn garbage_instead_of_http_is_an_error() {
+    let server = RawServer::replying(vec![0xFFu8; 4096]).await;
+    let source = Source::new(fast_config("noise", server.url("/stream"))).unwrap();
+    let status = source.status();
+    let driver = drive(source.frames());
+    let seen = wait_for(&status, WAIT, |s| s.reconnects >= 1).await;
+    assert!(last_error(&seen).contains("HTTP error"), "{seen:?}");
+    driver.abort();
+}
+
+#[test]
+fn invalid_urls_are_rejected_up_front() {
+    for url in ["ftp://x/", "http://", "https://cam/stream"] {
+        assert!(
+            Source::new(SourceConfig::stream("x", url)).is_err(),
+            "{url}"
+        );
+    }
+    let zero = SourceConfig::snapshot("x", "http://cam/capture", Duration::ZERO);
+    assert!(Source::new(zero).is_err());
+}
