@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Relay vs. writev floor, side by side, at several viewer counts (issues 5 and 9).
+#
+#   docs/bench/viewers.sh                       # N in "1 10 100 1000 2000", 15 s each, 2 thin
+#   N_LIST="100 1000" SECONDS_PER=10 docs/bench/viewers.sh
+#   WRITE_DOCS=1 docs/bench/viewers.sh          # also replace "## Relay: viewers" in docs/benchmarks.md
+#
+# For each N it runs, one after the other on this machine:
+#   1. the floor (examples/writev_floor.rs: one thread, one non-blocking writev per viewer),
+#   2. camrelay (--always-on --no-detect) fed by the mock camera (examples/mock_camera.rs),
+# each measured by examples/viewer_load.rs with N normal viewers plus THIN thin-link viewers
+# (128 KiB receive buffer, reading 400 KB/s). Every JSON lands in $OUT; the markdown table with
+# relay/floor ratios is printed and written to $OUT/table.md.
+#
+# Env: N_LIST, SECONDS_PER (15), WARMUP (2), THIN (2), FPS (30), OUT (target/bench-viewers),
+#      NO_BUILD=1 (use the binaries as they are), WRITE_DOCS=1, LOAD_THREADS (2).
+set -euo pipefail
+cd "$(git rev-parse --show-toplevel)"
+
+N_LIST=${N_LIST:-"1 10 100 1000 2000"}
+SECONDS_PER=${SECONDS_PER:-15}
+WARMUP=${WARMUP:-2}
+THIN=${THIN:-2}
+FPS=${FPS:-30}
+OUT=${OUT:-target/bench-viewers}
+LOAD_THREADS=${LOAD_THREADS:-2}
+mkdir -p "$OUT"
+
+if [[ -z "${NO_BUILD:-}" ]]; then
+    cargo build --release -p camrelay --bin camrelay
+    cargo build --release -p camrelay-suite --example viewer_load --example writev_floor --example mock_camera
+fi
+RELAY=target/release/camrelay
+FLOOR=target/release/examples/writev_floor
+MOCK=target/release/examples/mock_camera
+LOAD=target/release/examples/viewer_load
+for flag in --camera --always-on --no-detect --listen; do
+    "$RELAY" --help | grep -q -- "$flag" || { echo "camrelay has no $flag" >&2; exit 1; }
+done
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() {
+    for _ in $(seq 200); do
+        if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+        sleep 0.05
+    done
+    echo "nothing listens on port $1" >&2; return 1
+}
+PIDS=()
+stop_all() {
+    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+    PIDS=()
+}
+trap stop_all EXIT
+
+ulimit -n "$(ulimit -Hn)" || true
+for n in $N_LIST; do
+    echo "== $n viewers: floor" >&2
+    port=$(free_port)
+    "$FLOOR" --port "$port" --fps "$FPS" 2>"$OUT/floor-$n.log" >&2 &
+    floor_pid=$!; PIDS=("$floor_pid")
+    wait_port "$port"
+    "$LOAD" --url "http://127.0.0.1:$port/stream" --viewers "$n" --thin "$THIN" \
+        --seconds "$SECONDS_PER" --warmup "$WARMUP" --threads "$LOAD_THREADS" --pid "$floor_pid" \
+        --label floor --json "$OUT/floor-$n.json" >/dev/null
+    stop_all
+
+    echo "== $n viewers: relay" >&2
+    mport=$(free_port); rport=$(free_port)
+    "$MOCK" --port "$mport" --fps "$FPS" --max-clients 1 >"$OUT/mock-$n.log" 2>&1 &
+    PIDS=($!)
+    wait_port "$mport"
+    RUST_LOG=${RUST_LOG:-warn} "$RELAY" --listen "127.0.0.1:$rport" --camera "cam=http://127.0.0.1:$mport/stream" \
+        --always-on --no-detect >"$OUT/relay-$n.log" 2>&1 &
+    relay_pid=$!; PIDS+=("$relay_pid")
+    wait_port "$rport"
+    sleep 1 # the upstream connects
+    "$LOAD" --url "http://127.0.0.1:$rport/cams/cam/stream" --viewers "$n" --thin "$THIN" \
+        --seconds "$SECONDS_PER" --warmup "$WARMUP" --threads "$LOAD_THREADS" --pid "$relay_pid" \
+        --label relay --json "$OUT/relay-$n.json" >/dev/null
+    stop_all
+done
+
+python3 docs/bench/viewers_table.py "$OUT" $N_LIST | tee "$OUT/table.md"
+if [[ -n "${WRITE_DOCS:-}" ]]; then
+    python3 docs/bench/viewers_table.py --write-docs docs/benchmarks.md \
+        --command "N_LIST=\"$N_LIST\" SECONDS_PER=$SECONDS_PER THIN=$THIN docs/bench/viewers.sh" "$OUT" $N_LIST
+fi
