@@ -1,1 +1,50 @@
-//! YOLO object detection on tract-onnx: YOLOv5/v7/v8/11 and YOLOX decoding, NMS and drawing.
+//! YOLO object detection on [tract](https://github.com/sonos/tract): loads the ONNX exports
+//! people actually have (Ultralytics YOLOv8 / YOLO11, YOLOv5 / YOLOv7, YOLOX), pre-processes
+//! frames per family, decodes the output, runs class-aware NMS, draws boxes and labels, and
+//! re-encodes the frame as JPEG, reporting the time spent in each stage.
+//!
+//! The Apache-2.0 YOLOX-Nano model is embedded ([`YOLOX_NANO_ONNX`]), so
+//! [`Detector::default_model`] works without any file.
+//!
+//! ```
+//! use yolo_detect::{Detector, DetectorConfig, ModelFamily};
+//!
+//! let mut detector = Detector::default_model(DetectorConfig::default())?;
+//! assert_eq!(detector.family(), ModelFamily::Yolox);
+//! assert_eq!(detector.input_size(), (416, 416));
+//!
+//! let jpeg = include_bytes!("../testdata/astronaut.jpg");
+//! let annotated = detector.process_jpeg(jpeg)?;
+//! let person = &annotated.detections[0];
+//! assert_eq!(person.class_name, "person");
+//! assert!(person.score > 0.85);
+//! assert_eq!(&annotated.jpeg[..2], &[0xFF, 0xD8]); // the annotated frame, as JPEG
+//! println!("{:?} in {:?}", person.bbox, annotated.timings.total());
+//! # Ok::<(), yolo_detect::DetectError>(())
+//! ```
+//!
+//! Threads: inference uses tract's multithreaded executor with
+//! [`DetectorConfig::threads`] workers (0 = one per core); everything else runs on the
+//! calling thread.
+
+mod codec;
+mod config;
+pub mod decode;
+mod detector;
+mod draw;
+mod error;
+pub mod family;
+mod labels;
+mod nms;
+pub mod preprocess;
+mod types;
+
+pub use codec::{decode_jpeg, encode_jpeg, MAX_DIMENSION};
+pub use config::{DetectorConfig, ModelFamily, UnknownFamily};
+pub use decode::{decode_output, Candidate, OutputLayout};
+pub use detector::{Detector, YOLOX_NANO_ONNX};
+pub use draw::{class_color, draw_detections};
+pub use error::{BoxError, DetectError, ErrorKind};
+pub use labels::{parse_names_dict, read_labels_file, COCO_80};
+pub use nms::{nms, MAX_NMS_CANDIDATES};
+pub use types::{Annotated, BBox, Detection, StageTimings};

@@ -1,0 +1,2 @@
+//! Placeholder, replaced by the per-stage benchmark.
+fn main() {}
