@@ -1,1 +1,59 @@
-fn main() {}
+//! The `camrelay` binary: parse the command line, start the relay, stop on SIGINT/SIGTERM.
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .init();
+    let args = camrelay::cli::Args::parse();
+    let config = match args.into_config() {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("camrelay: {error}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    let relay = match camrelay::server::start(config).await {
+        Ok(relay) => relay,
+        Err(error) => {
+            eprintln!("camrelay: {error}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    tracing::info!("camrelay listening on http://{}/", relay.local_addr());
+    let token = relay.shutdown_token();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("signal received, shutting down");
+        token.cancel();
+    });
+    relay.wait().await;
+    std::process::ExitCode::SUCCESS
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,283 @@
+//! The task that owns a camera's upstream: opens it when the first viewer arrives, publishes
+//! every frame once to all viewers, re-sends the last frame of a frozen camera, shows an
+//! "offline" card while it reconnects, and closes it once nobody watched for the idle timeout.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use esp32_source::{CameraFrame, SourceState};
+use futures_util::stream::{BoxStream, StreamExt};
+use mjpeg_codec::Timestamp;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use super::{Camera, Upstream};
+use crate::frame::{Frame, FrameState};
+use crate::metrics::Metrics;
+
+/// How often the supervisor looks at idleness, keepalive and the fps meter.
+const TICK: Duration = Duration::from_millis(250);
+/// How often a status line is logged while streaming.
+const LOG_EVERY: Duration = Duration::from_secs(10);
+
+/// Settings of a supervisor.
+#[derive(Debug, Clone)]
+pub struct SupervisorConfig {
+    /// Close the upstream this long after the last viewer left.
+    pub idle_timeout: Duration,
+    /// Never close the upstream.
+    pub always_on: bool,
+    /// Re-send the last frame (or an offline card) when nothing new came for this long.
+    pub keepalive: Duration,
+}
+
+/// Runs until `shutdown`; dropping the publisher at the end ends every viewer's stream.
+pub async fn run(
+    camera: Arc<Camera>,
+    publisher: broadcast_core::Publisher<crate::frame::SharedFrame>,
+    upstream: Upstream,
+    config: SupervisorConfig,
+    metrics: Arc<Metrics>,
+    shutdown: CancellationToken,
+) {
+    let span = tracing::info_span!("broadcaster", camera = %camera.name(), id = camera.id);
+    let mut supervisor = Supervisor {
+        camera,
+        publisher,
+        config,
+        metrics,
+        last_publish: Instant::now(),
+    };
+    async move {
+        tracing::info!(
+            url = supervisor.camera.config.source.url(),
+            "broadcaster created"
+        );
+        loop {
+            if !supervisor.config.always_on {
+                tokio::select! {
+                    _ = supervisor.camera.raw.subscribed() => {}
+                    _ = shutdown.cancelled() => break,
+                }
+            }
+            supervisor
+                .camera
+                .stats
+                .upstream_starts
+                .fetch_add(1, Ordering::Relaxed);
+            tracing::info!(
+                viewers = supervisor.camera.raw.subscriber_count(),
+                "broadcaster started: opening upstream"
+            );
+            let frames = open(&upstream, &supervisor.camera).await;
+            let stopped = supervisor.stream(frames, &shutdown).await;
+            supervisor
+                .camera
+                .stats
+                .fps_bits
+                .store(0f64.to_bits(), Ordering::Relaxed);
+            match stopped {
+                Stop::Idle => tracing::info!("broadcaster stopped: no viewers, upstream closed"),
+                Stop::Shutdown => break,
+            }
+        }
+        tracing::info!("broadcaster shut down");
+    }
+    .instrument(span)
+    .await
+}
+
+async fn open(upstream: &Upstream, camera: &Arc<Camera>) -> BoxStream<'static, CameraFrame> {
+    match upstream {
+        Upstream::Camera(source) => {
+            apply_esp32_settings(camera);
+            source.frames().boxed()
+        }
+        Upstream::Demo(demo) => demo.frames(camera.clone()).await,
+    }
+}
+
+/// Pushes the configured ESP32 settings through `/control`, in the background.
+fn apply_esp32_settings(camera: &Arc<Camera>) {
+    if camera.config.esp32.is_empty() {
+        return;
+    }
+    let base = camera.config.control_url.clone().or_else(|| {
+        let uri: http::Uri = camera.config.source.url().parse().ok()?;
+        Some(format!("http://{}", uri.host()?))
+    });
+    let Some(base) = base else { return };
+    let settings = camera.config.esp32.clone();
+    let name = camera.name().to_owned();
+    tokio::spawn(async move {
+        let control = match esp32_source::Esp32Control::new(&base) {
+            Ok(control) => control,
+            Err(error) => {
+                tracing::warn!(camera = %name, %error, "ESP32 control URL unusable");
+                return;
+            }
+        };
+        for (var, val) in settings {
+            match control.set(&var, val).await {
+                Ok(()) => tracing::info!(camera = %name, %var, val, "ESP32 setting applied"),
+                Err(error) => {
+                    tracing::warn!(camera = %name, %var, val, %error, "ESP32 setting failed")
+                }
+            }
+        }
+    });
+}
+
+enum Stop {
+    Idle,
+    Shutdown,
+}
+
+struct Supervisor {
+    camera: Arc<Camera>,
+    publisher: broadcast_core::Publisher<crate::frame::SharedFrame>,
+    config: SupervisorConfig,
+    metrics: Arc<Metrics>,
+    /// When a frame (live, keepalive or placeholder) last went out: drives keepalive.
+    last_publish: Instant,
+}
+
+impl Supervisor {
+    async fn stream(
+        &mut self,
+        mut frames: BoxStream<'static, CameraFrame>,
+        shutdown: &CancellationToken,
+    ) -> Stop {
+        let mut ticker = tokio::time::interval(TICK);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let mut idle_since: Option<Instant> = None;
+        let mut meter = (
+            Instant::now(),
+            self.camera.stats.frames.load(Ordering::Relaxed),
+        );
+        let mut last_log = Instant::now();
+        self.last_publish = Instant::now();
+        loop {
+            tokio::select! {
+                frame = frames.next() => match frame {
+                    Some(frame) => self.publish_live(frame),
+                    // The source gave up (it normally reconnects forever): treat like idle.
+                    None => return Stop::Idle,
+                },
+                _ = ticker.tick() => {
+                    self.keepalive();
+                    let now = Instant::now();
+                    if now - meter.0 >= Duration::from_secs(1) {
+                        let frames = self.camera.stats.frames.load(Ordering::Relaxed);
+                        let fps = (frames - meter.1) as f64 / (now - meter.0).as_secs_f64();
+                        self.camera.stats.fps_bits.store(fps.to_bits(), Ordering::Relaxed);
+                        meter = (now, frames);
+                    }
+                    if now - last_log >= LOG_EVERY {
+                        last_log = now;
+                        self.log_status();
+                    }
+                    if self.config.always_on || self.camera.raw.subscriber_count() > 0 {
+                        idle_since = None;
+                    } else if now - *idle_since.get_or_insert(now) >= self.config.idle_timeout {
+                        return Stop::Idle;
+                    }
+                }
+                _ = shutdown.cancelled() => return Stop::Shutdown,
+            }
+        }
+    }
+
+    fn publish_live(&mut self, frame: CameraFrame) {
+        let stats = &self.camera.stats;
+        stats.frames.fetch_add(1, Ordering::Relaxed);
+        stats
+            .bytes
+            .fetch_add(frame.jpeg.len() as u64, Ordering::Relaxed);
+        if let Some(camera_time) = frame.camera_time {
+            let latency = frame
+                .received_wall
+                .to_system_time()
+                .duration_since(camera_time.to_system_time())
+                .unwrap_or_default();
+            self.metrics.observe_latency(self.camera.name(), latency);
+        }
+        let time = frame.camera_time.unwrap_or(frame.received_wall);
+        let id = self.camera.next_frame_id.fetch_add(1, Ordering::Relaxed);
+        let frame = Arc::new(Frame::new(id, frame.jpeg, time, FrameState::Live, None));
+        stats.frame_id.store(id, Ordering::Relaxed);
+        self.send(frame);
+    }
+
+    fn send(&mut self, frame: crate::frame::SharedFrame) {
+        self.camera.latest.store(Some(frame.clone()));
+        self.publisher.publish(frame);
+        self.last_publish = Instant::now();
+    }
+
+    /// Keeps viewers' connections alive: the last frame again when the camera is frozen, an
+    /// "offline" card while the upstream reconnects.
+    fn keepalive(&mut self) {
+        if self.last_publish.elapsed() < self.config.keepalive {
+            return;
+        }
+        let state = self.camera.source_status.as_ref().map(|s| s.snapshot());
+        let offline = match &state {
+            Some(status) => !matches!(status.state, SourceState::Streaming { .. }),
+            None => false,
+        };
+        let latest = self.camera.latest.load_full();
+        if offline {
+            let attempt = match state.as_ref().map(|s| &s.state) {
+                Some(SourceState::Connecting { attempt })
+                | Some(SourceState::BackingOff { attempt, .. }) => *attempt,
+                _ => 0,
+            };
+            let (w, h) = latest
+                .as_ref()
+                .filter(|f| f.width > 0)
+                .map_or((640, 480), |f| (u32::from(f.width), u32::from(f.height)));
+            let jpeg: Bytes = mock_camera::placeholder_jpeg(
+                w,
+                h,
+                &[
+                    &format!("{} offline", self.camera.name()),
+                    &format!("reconnecting, attempt {attempt}"),
+                ],
+            );
+            let id = self.camera.next_frame_id.fetch_add(1, Ordering::Relaxed);
+            let frame = Frame::new(id, jpeg, Timestamp::now(), FrameState::Offline, None);
+            self.camera
+                .stats
+                .placeholders
+                .fetch_add(1, Ordering::Relaxed);
+            // The placeholder is not kept as the latest picture: snapshots show the last real one.
+            self.publisher.publish(Arc::new(frame));
+            self.last_publish = Instant::now();
+        } else if let Some(latest) = latest {
+            self.camera.stats.keepalives.fetch_add(1, Ordering::Relaxed);
+            self.publisher.publish(Arc::new(latest.resend()));
+            self.last_publish = Instant::now();
+        }
+    }
+
+    fn log_status(&self) {
+        let stats = &self.camera.stats;
+        let state = self
+            .camera
+            .source_status
+            .as_ref()
+            .map_or("demo", |s| s.snapshot().state.name());
+        tracing::info!(
+            frame_id = stats.frame_id.load(Ordering::Relaxed),
+            fps = format!("{:.1}", stats.fps()),
+            viewers = stats.viewers_total(),
+            raw_subscribers = self.camera.raw.subscriber_count(),
+            detect_subscribers = self.camera.detect.subscriber_count(),
+            upstream = state,
+            "broadcasting"
+        );
+    }
+}

@@ -1,0 +1,143 @@
+//! A viewer: one subscription to a camera's broadcast, with admission limits, the frame-age
+//! bound and the counters that outlive it.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use broadcast_core::Subscriber;
+
+use super::stats::ViewerKind;
+use super::Camera;
+use crate::frame::SharedFrame;
+
+/// Why a viewer was not admitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// `--max-viewers` reached.
+    RelayFull,
+    /// `--max-viewers-per-camera` reached.
+    CameraFull,
+}
+
+/// Viewer limits shared by every camera of a relay.
+#[derive(Debug)]
+pub struct Admission {
+    /// Viewers over all cameras now.
+    pub total: AtomicUsize,
+    /// Most viewers over all cameras (0 = unlimited).
+    pub max_total: usize,
+    /// Most viewers of one camera (0 = unlimited).
+    pub max_per_camera: usize,
+}
+
+/// One connected viewer. Dropping it unsubscribes and updates the counts.
+pub struct Viewer {
+    camera: Arc<Camera>,
+    admission: Arc<Admission>,
+    kind: ViewerKind,
+    subscriber: Subscriber<SharedFrame>,
+    max_age: Duration,
+}
+
+impl Viewer {
+    /// Admits a viewer of `camera` if the limits allow it, and subscribes it.
+    pub fn admit(
+        camera: &Arc<Camera>,
+        admission: &Arc<Admission>,
+        kind: ViewerKind,
+        max_age: Duration,
+    ) -> Result<Viewer, Refused> {
+        // Relaxed: the counter only bounds admissions; a race can overshoot by the number of
+        // concurrent admissions at worst, and is undone at once below.
+        let total = admission.total.fetch_add(1, Ordering::Relaxed) + 1;
+        if admission.max_total > 0 && total > admission.max_total {
+            admission.total.fetch_sub(1, Ordering::Relaxed);
+            return Err(Refused::RelayFull);
+        }
+        let camera_total = camera.stats.viewer_joined(kind);
+        if admission.max_per_camera > 0 && camera_total > admission.max_per_camera {
+            camera.stats.viewer_left(kind);
+            admission.total.fetch_sub(1, Ordering::Relaxed);
+            return Err(Refused::CameraFull);
+        }
+        let handle = if kind.is_detect() {
+            &camera.detect
+        } else {
+            &camera.raw
+        };
+        let subscriber = handle.subscribe();
+        tracing::info!(
+            camera = %camera.name(),
+            broadcaster = camera.id,
+            viewer = subscriber.id(),
+            kind = kind.as_str(),
+            camera_viewers = camera_total,
+            relay_viewers = total,
+            "viewer added"
+        );
+        Ok(Viewer {
+            camera: camera.clone(),
+            admission: admission.clone(),
+            kind,
+            subscriber,
+            max_age,
+        })
+    }
+
+    /// The camera watched.
+    pub fn camera(&self) -> &Arc<Camera> {
+        &self.camera
+    }
+
+    /// Polls for the next frame young enough to send; frames older than the age bound are
+    /// skipped and counted. `None` when the broadcast ended.
+    pub fn poll_frame(&mut self, cx: &mut Context<'_>) -> Poll<Option<SharedFrame>> {
+        loop {
+            match self.subscriber.poll_recv(cx) {
+                Poll::Ready(Some(delivery)) => {
+                    let frame = delivery.item;
+                    if frame.published_at.elapsed() > self.max_age {
+                        self.camera
+                            .stats
+                            .dropped_age
+                            .fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    }
+                    return Poll::Ready(Some(frame));
+                }
+                Poll::Ready(None) => return Poll::Ready(None),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
+
+    /// Waits for the next frame young enough to send.
+    pub async fn next_frame(&mut self) -> Option<SharedFrame> {
+        std::future::poll_fn(|cx| self.poll_frame(cx)).await
+    }
+}
+
+impl Drop for Viewer {
+    fn drop(&mut self) {
+        let stats = self.subscriber.stats();
+        self.camera
+            .stats
+            .dropped_queue_gone
+            .fetch_add(stats.dropped, Ordering::Relaxed);
+        let camera_total = self.camera.stats.viewer_left(self.kind);
+        let total = self.admission.total.fetch_sub(1, Ordering::Relaxed) - 1;
+        tracing::info!(
+            camera = %self.camera.name(),
+            broadcaster = self.camera.id,
+            viewer = self.subscriber.id(),
+            kind = self.kind.as_str(),
+            delivered = stats.delivered,
+            dropped = stats.dropped,
+            camera_viewers = camera_total,
+            relay_viewers = total,
+            "viewer removed"
+        );
+    }
+}

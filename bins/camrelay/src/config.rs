@@ -1,0 +1,379 @@
+//! What the relay serves: cameras and limits, from the command line and an optional TOML file.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::error::ConfigError;
+
+/// Where a camera's frames come from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SourceSpec {
+    /// The built-in synthetic camera (moving photos with a frame-id overlay).
+    Demo,
+    /// An MJPEG stream URL (`http://HOST:81/stream` on an ESP32-CAM).
+    Stream {
+        /// The stream URL.
+        url: String,
+    },
+    /// A snapshot URL (`http://HOST/capture`) polled at a fixed rate.
+    Snapshot {
+        /// The snapshot URL.
+        url: String,
+        /// Time between two polls.
+        interval: Duration,
+    },
+}
+
+impl SourceSpec {
+    /// The URL shown in stats (`demo:` for the built-in camera).
+    pub fn url(&self) -> &str {
+        match self {
+            SourceSpec::Demo => "demo:",
+            SourceSpec::Stream { url } | SourceSpec::Snapshot { url, .. } => url,
+        }
+    }
+
+    /// `stream`, `snapshot` or `demo`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            SourceSpec::Demo => "demo",
+            SourceSpec::Stream { .. } => "stream",
+            SourceSpec::Snapshot { .. } => "snapshot",
+        }
+    }
+}
+
+/// One camera the relay serves.
+#[derive(Debug, Clone)]
+pub struct CameraConfig {
+    /// Name used in URLs (`/cams/{name}/stream`) and logs.
+    pub name: String,
+    /// Where its frames come from.
+    pub source: SourceSpec,
+    /// Run detection for this camera (when detection viewers exist).
+    pub detect: bool,
+    /// A model for this camera instead of the relay-wide one.
+    pub model: Option<PathBuf>,
+    /// ESP32-CAM settings applied through `/control` when the upstream opens.
+    pub esp32: BTreeMap<String, i64>,
+    /// Base URL of the ESP32 control server (default: the stream's host on port 80).
+    pub control_url: Option<String>,
+}
+
+/// Everything the relay needs to run.
+#[derive(Debug, Clone)]
+pub struct RelayConfig {
+    /// Address the HTTP server listens on.
+    pub listen: SocketAddr,
+    /// The cameras, in order (the first one serves `/stream`).
+    pub cameras: Vec<CameraConfig>,
+    /// Per-viewer queue capacity, in frames.
+    pub queue: usize,
+    /// What a full viewer queue drops.
+    pub policy: broadcast_core::Policy,
+    /// How long an upstream stays open after its last viewer left.
+    pub idle_timeout: Duration,
+    /// Keep every upstream open even without viewers.
+    pub always_on: bool,
+    /// Frames older than this are never sent to a viewer.
+    pub max_frame_age: Duration,
+    /// A viewer that accepts no bytes for this long is disconnected.
+    pub write_timeout: Duration,
+    /// How long a client may take to send its request head.
+    pub header_read_timeout: Duration,
+    /// Largest request head accepted, in bytes.
+    pub max_header_size: usize,
+    /// Most viewers over all cameras (0 = unlimited).
+    pub max_viewers: usize,
+    /// Most viewers of one camera (0 = unlimited).
+    pub max_viewers_per_camera: usize,
+    /// Re-send the last frame when the camera sent nothing for this long.
+    pub keepalive: Duration,
+    /// Detection on or off relay-wide.
+    pub detect: bool,
+    /// The detection model (default: the embedded YOLOX-Nano).
+    pub model: Option<PathBuf>,
+    /// JPEG quality of annotated frames.
+    pub detect_jpeg_quality: u8,
+}
+
+impl Default for RelayConfig {
+    fn default() -> Self {
+        RelayConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8069)),
+            cameras: Vec::new(),
+            queue: 5,
+            policy: broadcast_core::Policy::DropNewest,
+            idle_timeout: Duration::from_secs(10),
+            always_on: false,
+            max_frame_age: Duration::from_secs(1),
+            write_timeout: Duration::from_secs(10),
+            header_read_timeout: Duration::from_secs(5),
+            max_header_size: 16 * 1024,
+            max_viewers: 0,
+            max_viewers_per_camera: 0,
+            keepalive: Duration::from_secs(1),
+            detect: true,
+            model: None,
+            detect_jpeg_quality: 80,
+        }
+    }
+}
+
+impl RelayConfig {
+    /// The built-in demo camera, used when no camera is configured.
+    pub fn demo_camera() -> CameraConfig {
+        CameraConfig::new("demo", SourceSpec::Demo)
+    }
+}
+
+impl CameraConfig {
+    /// A camera with default settings.
+    pub fn new(name: impl Into<String>, source: SourceSpec) -> Self {
+        CameraConfig {
+            name: name.into(),
+            source,
+            detect: true,
+            model: None,
+            esp32: BTreeMap::new(),
+            control_url: None,
+        }
+    }
+
+    /// Parses `NAME=URL` from the command line (`URL` = `demo` for the built-in camera).
+    pub fn parse_arg(arg: &str) -> Result<Self, ConfigError> {
+        let (name, url) = arg
+            .split_once('=')
+            .ok_or_else(|| ConfigError::BadCameraArg(arg.to_owned()))?;
+        let source = if url == "demo" {
+            SourceSpec::Demo
+        } else {
+            SourceSpec::Stream {
+                url: url.to_owned(),
+            }
+        };
+        let camera = CameraConfig::new(name, source);
+        camera.validate()?;
+        Ok(camera)
+    }
+
+    /// Checks the name and URL, so that mistakes surface at start-up with a clear message.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let name_ok = !self.name.is_empty()
+            && self
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.');
+        if !name_ok {
+            return Err(ConfigError::BadCameraName(self.name.clone()));
+        }
+        match &self.source {
+            SourceSpec::Demo => Ok(()),
+            SourceSpec::Stream { url } | SourceSpec::Snapshot { url, .. } => {
+                let uri: http::Uri =
+                    url.parse()
+                        .map_err(|e: http::uri::InvalidUri| ConfigError::BadUrl {
+                            camera: self.name.clone(),
+                            url: url.clone(),
+                            reason: e.to_string(),
+                        })?;
+                if uri.scheme_str() != Some("http") || uri.host().is_none() {
+                    return Err(ConfigError::BadUrl {
+                        camera: self.name.clone(),
+                        url: url.clone(),
+                        reason: "only http://HOST[:PORT]/PATH URLs are supported".into(),
+                    });
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// The TOML file format (`--config cameras.toml`).
+///
+/// ```toml
+/// listen = "0.0.0.0:8069"
+/// queue = 5
+///
+/// [[camera]]
+/// name = "door"
+/// url = "http://192.168.1.50:81/stream"
+///
+/// [[camera]]
+/// name = "garage"
+/// url = "http://192.168.1.51/capture"
+/// kind = "snapshot"
+/// poll_fps = 2.0
+/// detect = false
+/// [camera.esp32]
+/// framesize = 8
+/// quality = 12
+/// ```
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// Listen address.
+    pub listen: Option<SocketAddr>,
+    /// Per-viewer queue capacity.
+    pub queue: Option<usize>,
+    /// Idle timeout in seconds.
+    pub idle_timeout: Option<f64>,
+    /// Keep upstreams open without viewers.
+    pub always_on: Option<bool>,
+    /// The relay-wide detection model.
+    pub model: Option<PathBuf>,
+    /// The cameras.
+    #[serde(default)]
+    pub camera: Vec<FileCamera>,
+}
+
+/// One `[[camera]]` table.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileCamera {
+    /// Camera name.
+    pub name: String,
+    /// Stream or snapshot URL, or `demo`.
+    pub url: String,
+    /// `stream` (default) or `snapshot`.
+    #[serde(default)]
+    pub kind: Option<String>,
+    /// Snapshot polling rate (frames per second).
+    #[serde(default)]
+    pub poll_fps: Option<f64>,
+    /// Run detection for this camera.
+    #[serde(default)]
+    pub detect: Option<bool>,
+    /// A model for this camera.
+    #[serde(default)]
+    pub model: Option<PathBuf>,
+    /// ESP32 control server base URL.
+    #[serde(default)]
+    pub control_url: Option<String>,
+    /// ESP32 settings (`framesize`, `quality`, ...).
+    #[serde(default)]
+    pub esp32: BTreeMap<String, i64>,
+}
+
+impl FileConfig {
+    /// Reads and parses a TOML file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::ReadFile {
+            path: path.to_owned(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|e| ConfigError::ParseFile {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        })
+    }
+
+    /// The cameras described in the file.
+    pub fn cameras(&self) -> Result<Vec<CameraConfig>, ConfigError> {
+        self.camera.iter().map(FileCamera::to_camera).collect()
+    }
+}
+
+impl FileCamera {
+    fn to_camera(&self) -> Result<CameraConfig, ConfigError> {
+        let source = match (self.url.as_str(), self.kind.as_deref()) {
+            ("demo", _) => SourceSpec::Demo,
+            (url, None | Some("stream")) => SourceSpec::Stream {
+                url: url.to_owned(),
+            },
+            (url, Some("snapshot")) => {
+                let fps = self.poll_fps.unwrap_or(1.0);
+                if !(fps > 0.0 && fps <= 60.0) {
+                    return Err(ConfigError::BadValue {
+                        what: format!("camera {}: poll_fps", self.name),
+                        reason: "must be in (0, 60]".into(),
+                    });
+                }
+                SourceSpec::Snapshot {
+                    url: url.to_owned(),
+                    interval: Duration::from_secs_f64(1.0 / fps),
+                }
+            }
+            (_, Some(other)) => {
+                return Err(ConfigError::BadValue {
+                    what: format!("camera {}: kind", self.name),
+                    reason: format!("{other:?} is neither \"stream\" nor \"snapshot\""),
+                })
+            }
+        };
+        let camera = CameraConfig {
+            name: self.name.clone(),
+            source,
+            detect: self.detect.unwrap_or(true),
+            model: self.model.clone(),
+            esp32: self.esp32.clone(),
+            control_url: self.control_url.clone(),
+        };
+        camera.validate()?;
+        Ok(camera)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn camera_args_parse_and_validate() {
+        let cam = CameraConfig::parse_arg("door=http://10.0.0.5:81/stream").unwrap();
+        assert_eq!(cam.name, "door");
+        assert_eq!(cam.source.kind(), "stream");
+        assert_eq!(
+            CameraConfig::parse_arg("d=demo").unwrap().source,
+            SourceSpec::Demo
+        );
+        assert!(CameraConfig::parse_arg("no-equals-sign").is_err());
+        assert!(CameraConfig::parse_arg("bad name=http://x/").is_err());
+        assert!(CameraConfig::parse_arg("cam=rtsp://x/stream").is_err());
+        assert!(CameraConfig::parse_arg("cam=http//x").is_err());
+    }
+
+    #[test]
+    fn toml_file_describes_many_cameras() {
+        let file: FileConfig = toml::from_str(
+            r#"
+            listen = "0.0.0.0:9000"
+            [[camera]]
+            name = "door"
+            url = "http://10.0.0.5:81/stream"
+            [camera.esp32]
+            framesize = 8
+            [[camera]]
+            name = "garage"
+            url = "http://10.0.0.6/capture"
+            kind = "snapshot"
+            poll_fps = 2.0
+            detect = false
+            "#,
+        )
+        .unwrap();
+        let cams = file.cameras().unwrap();
+        assert_eq!(cams.len(), 2);
+        assert_eq!(cams[0].esp32.get("framesize"), Some(&8));
+        assert_eq!(
+            cams[1].source,
+            SourceSpec::Snapshot {
+                url: "http://10.0.0.6/capture".into(),
+                interval: Duration::from_millis(500)
+            }
+        );
+        assert!(!cams[1].detect);
+    }
+
+    #[test]
+    fn toml_rejects_unknown_kind() {
+        let file: FileConfig =
+            toml::from_str("[[camera]]\nname='a'\nurl='http://x/'\nkind='rtsp'\n").unwrap();
+        assert!(file.cameras().is_err());
+    }
+}

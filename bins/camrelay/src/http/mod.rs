@@ -1,0 +1,231 @@
+//! HTTP routes of the relay.
+//!
+//! | route | what |
+//! | --- | --- |
+//! | `GET /` | the dashboard page |
+//! | `GET /stream`, `/stream/proxy` | raw broadcast of the first camera |
+//! | `GET /stream/detect` | annotated broadcast of the first camera |
+//! | `GET /cams/{name}/stream` | raw broadcast of a camera |
+//! | `GET /cams/{name}/stream/detect` | annotated broadcast of a camera |
+//! | `GET /cams/{name}/snapshot.jpg` | latest frame (`?fresh=1` waits for the next) |
+//! | `GET /cams/{name}/detections` | server-sent detection events |
+//! | `GET /cams/{name}/ws`, `/ws` | WebSocket (`?stream=raw|detect`) |
+//! | `GET /api/stats` | JSON stats |
+//! | `GET /metrics` | Prometheus metrics |
+//! | `GET /healthz` | liveness |
+
+pub mod body;
+mod snapshot;
+pub mod stats;
+mod ws;
+
+use std::sync::Arc;
+
+use http::{header, HeaderValue, Method, Request, Response, StatusCode};
+use hyper::body::Incoming;
+
+use crate::camera::stats::ViewerKind;
+use crate::camera::viewer::{Refused, Viewer};
+use crate::camera::Camera;
+use crate::server::{ConnInfo, RelayState};
+use body::{RelayBody, SseBody};
+
+const DASHBOARD: &str = include_str!("../../assets/dashboard.html");
+
+/// Answers one request.
+pub async fn route(
+    state: Arc<RelayState>,
+    conn: Arc<ConnInfo>,
+    req: Request<Incoming>,
+) -> Response<RelayBody> {
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        return text(StatusCode::METHOD_NOT_ALLOWED, "only GET is supported\n");
+    }
+    let path = req.uri().path().to_owned();
+    let query = req.uri().query().unwrap_or("").to_owned();
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    match segments.as_slice() {
+        [""] => html(DASHBOARD),
+        ["healthz"] => text(StatusCode::OK, "ok\n"),
+        ["api", "stats"] => json(&stats::relay_stats(&state)),
+        ["metrics"] => {
+            let mut response = Response::new(RelayBody::full(state.metrics.encode()));
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+            );
+            response
+        }
+        ["stream"] | ["stream", "proxy"] => {
+            with_first(&state, |cam| mjpeg(&state, &conn, cam, ViewerKind::HttpRaw))
+        }
+        ["stream", "detect"] => with_first(&state, |cam| {
+            mjpeg(&state, &conn, cam, ViewerKind::HttpDetect)
+        }),
+        ["ws"] => match state.cameras.first() {
+            Some(cam) => ws::upgrade(&state, &conn, cam, &query, req),
+            None => no_camera(""),
+        },
+        ["cams", name, rest @ ..] => {
+            let Some(cam) = state.camera(name) else {
+                return no_camera(name);
+            };
+            match rest {
+                ["stream"] => mjpeg(&state, &conn, cam, ViewerKind::HttpRaw),
+                ["stream", "detect"] => mjpeg(&state, &conn, cam, ViewerKind::HttpDetect),
+                ["snapshot.jpg"] => snapshot::snapshot(cam, &query).await,
+                ["detections"] => sse(&state, &conn, cam),
+                ["ws"] => ws::upgrade(&state, &conn, cam, &query, req),
+                _ => not_found(&path),
+            }
+        }
+        _ => not_found(&path),
+    }
+}
+
+fn with_first(
+    state: &RelayState,
+    f: impl FnOnce(&Arc<Camera>) -> Response<RelayBody>,
+) -> Response<RelayBody> {
+    match state.cameras.first() {
+        Some(cam) => f(cam),
+        None => no_camera(""),
+    }
+}
+
+/// Admits a viewer or answers 503.
+pub(crate) fn admit(
+    state: &RelayState,
+    conn: &ConnInfo,
+    camera: &Arc<Camera>,
+    kind: ViewerKind,
+) -> Result<Viewer, Response<RelayBody>> {
+    if kind.is_detect() && !state.detect_enabled(camera) {
+        return Err(text(
+            StatusCode::NOT_FOUND,
+            "detection is disabled for this camera\n",
+        ));
+    }
+    match Viewer::admit(camera, &state.admission, kind, state.config.max_frame_age) {
+        Ok(viewer) => {
+            conn.watching(camera);
+            Ok(viewer)
+        }
+        Err(refused) => {
+            let why = match refused {
+                Refused::RelayFull => "the relay has reached --max-viewers\n",
+                Refused::CameraFull => "this camera has reached --max-viewers-per-camera\n",
+            };
+            tracing::warn!(camera = %camera.name(), reason = why.trim(), "viewer refused");
+            let mut response = text(StatusCode::SERVICE_UNAVAILABLE, why);
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            Err(response)
+        }
+    }
+}
+
+fn mjpeg(
+    state: &RelayState,
+    conn: &ConnInfo,
+    camera: &Arc<Camera>,
+    kind: ViewerKind,
+) -> Response<RelayBody> {
+    let viewer = match admit(state, conn, camera, kind) {
+        Ok(viewer) => viewer,
+        Err(response) => return response,
+    };
+    let mut response = Response::new(RelayBody::mjpeg(viewer));
+    let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(crate::frame::writer().content_type()) {
+        headers.insert(header::CONTENT_TYPE, value);
+    }
+    no_cache(headers);
+    response
+}
+
+fn sse(state: &RelayState, conn: &ConnInfo, camera: &Arc<Camera>) -> Response<RelayBody> {
+    let viewer = match admit(state, conn, camera, ViewerKind::Sse) {
+        Ok(viewer) => viewer,
+        Err(response) => return response,
+    };
+    let mut response = Response::new(RelayBody::Sse(SseBody::new(viewer)));
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    no_cache(headers);
+    response
+}
+
+fn no_cache(headers: &mut http::HeaderMap) {
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-cache, no-store, must-revalidate"),
+    );
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+}
+
+pub(crate) fn text(status: StatusCode, body: &'static str) -> Response<RelayBody> {
+    let mut response = Response::new(RelayBody::full(body));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
+
+fn html(page: &'static str) -> Response<RelayBody> {
+    let mut response = Response::new(RelayBody::full(page));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    response
+}
+
+pub(crate) fn json<T: serde::Serialize>(value: &T) -> Response<RelayBody> {
+    let body = serde_json::to_vec_pretty(value).unwrap_or_default();
+    let mut response = Response::new(RelayBody::full(body));
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    response
+}
+
+fn no_camera(name: &str) -> Response<RelayBody> {
+    let mut response = Response::new(RelayBody::full(format!(
+        "unknown camera {name:?}; see /api/stats for the configured cameras\n"
+    )));
+    *response.status_mut() = StatusCode::NOT_FOUND;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
+
+fn not_found(path: &str) -> Response<RelayBody> {
+    let mut response = Response::new(RelayBody::full(format!(
+        "no route {path:?}; try /, /stream, /cams/NAME/stream, /api/stats\n"
+    )));
+    *response.status_mut() = StatusCode::NOT_FOUND;
+    response
+}

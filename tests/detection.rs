@@ -1,0 +1,152 @@
+//! The detection stream, end to end: the model runs once per frame whatever the number of
+//! detection viewers, annotated frames keep the raw frame's id, detections arrive as SSE, and
+//! raw viewers keep their rate while the detector is saturated.
+#![allow(clippy::unwrap_used)]
+
+use std::time::{Duration, Instant};
+
+use camrelay_suite::*;
+use futures_util::StreamExt;
+use http_body_util::BodyExt;
+
+async fn detector_runs(addr: std::net::SocketAddr) -> u64 {
+    stats(addr).await["cameras"][0]["detector"]["runs"]
+        .as_u64()
+        .unwrap()
+}
+
+/// Detector runs per second over `window`.
+async fn run_rate(addr: std::net::SocketAddr, window: Duration) -> f64 {
+    let before = detector_runs(addr).await;
+    let started = Instant::now();
+    tokio::time::sleep(window).await;
+    (detector_runs(addr).await - before) as f64 / started.elapsed().as_secs_f64()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_detector_runs_once_per_frame_not_once_per_viewer() {
+    let mock = start_mock(MockConfig {
+        fps: 10.0,
+        ..MockConfig::default()
+    })
+    .await;
+    let relay = start_relay(vec![camera_for("cam", &mock)], |_| {}).await;
+    let addr = relay.local_addr();
+    let mut first = MjpegViewer::connect(addr, "/cams/cam/stream/detect")
+        .await
+        .unwrap();
+    first.take(3).await; // model loaded, detector running
+    let one_viewer = run_rate(addr, Duration::from_secs(4)).await;
+    let mut viewers = Vec::new();
+    for _ in 0..19 {
+        viewers.push(
+            MjpegViewer::connect(addr, "/cams/cam/stream/detect")
+                .await
+                .unwrap(),
+        );
+    }
+    for viewer in &mut viewers {
+        viewer.take(1).await;
+    }
+    let twenty_viewers = run_rate(addr, Duration::from_secs(4)).await;
+    eprintln!("detector runs/s: 1 viewer {one_viewer:.2}, 20 viewers {twenty_viewers:.2}");
+    assert!(one_viewer > 0.5, "detector barely ran: {one_viewer}");
+    let ratio = twenty_viewers / one_viewer;
+    assert!(
+        (0.7..1.3).contains(&ratio),
+        "runs/s changed with viewers: {one_viewer:.2} -> {twenty_viewers:.2}"
+    );
+    // Every detection viewer sees the same annotated frames (same ids).
+    let a: Vec<u64> = first.take(5).await.iter().map(|r| r.frame_id).collect();
+    let b: Vec<u64> = viewers[0]
+        .take(5)
+        .await
+        .iter()
+        .map(|r| r.frame_id)
+        .collect();
+    assert!(a.iter().any(|id| b.contains(id)), "{a:?} vs {b:?}");
+    let json = stats(addr).await;
+    assert_eq!(json["cameras"][0]["viewers"]["http_detect"], 20);
+    relay.shutdown().await;
+    mock.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn annotated_frames_keep_the_raw_frame_id_and_raw_viewers_keep_their_rate() {
+    let mock = start_mock(MockConfig::default()).await;
+    let relay = start_relay(vec![camera_for("cam", &mock)], |_| {}).await;
+    let addr = relay.local_addr();
+    let mut raw = MjpegViewer::connect(addr, "/cams/cam/stream")
+        .await
+        .unwrap();
+    let mut detect = MjpegViewer::connect(addr, "/cams/cam/stream/detect")
+        .await
+        .unwrap();
+    let annotated = detect.take(3).await;
+    raw.take(5).await;
+    let started = Instant::now();
+    let raw_frames = raw.take(60).await;
+    let fps = raw_frames.len() as f64 / started.elapsed().as_secs_f64();
+    assert!(
+        fps > 24.0,
+        "raw viewer at {fps:.1} fps while detection runs"
+    );
+    // The annotated frame's id is a raw frame id (raw ids are consecutive from 1).
+    let last_raw = raw_frames.last().unwrap().frame_id;
+    for frame in &annotated {
+        assert!(frame.frame_id <= last_raw);
+        assert_eq!(&frame.jpeg[..2], &[0xFF, 0xD8]);
+    }
+    let skipped = stats(addr).await["cameras"][0]["detector"]["skipped"]
+        .as_u64()
+        .unwrap();
+    eprintln!("raw {fps:.1} fps, detector skipped {skipped} frames to stay on the newest");
+    relay.shutdown().await;
+    mock.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn detections_arrive_as_server_sent_events() {
+    let mock = start_mock(MockConfig {
+        fps: 5.0,
+        ..MockConfig::default()
+    })
+    .await;
+    let relay = start_relay(vec![camera_for("cam", &mock)], |_| {}).await;
+    let (status, headers, body) = get_streaming(relay.local_addr(), "/cams/cam/detections")
+        .await
+        .unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(headers["content-type"], "text/event-stream");
+    let mut body = body.into_data_stream();
+    let mut text = String::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut events = Vec::new();
+    while events.len() < 3 && Instant::now() < deadline {
+        let chunk = tokio::time::timeout(Duration::from_secs(30), body.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        text.push_str(&String::from_utf8_lossy(&chunk));
+        while let Some(end) = text.find("\n\n") {
+            let event: String = text.drain(..end + 2).collect();
+            let json = event.trim().strip_prefix("data: ").unwrap();
+            events.push(serde_json::from_str::<serde_json::Value>(json).unwrap());
+        }
+    }
+    assert!(events.len() >= 3);
+    for event in &events {
+        assert!(event["frame_id"].as_u64().is_some(), "{event}");
+        assert!(event["detections"].is_array(), "{event}");
+        assert!(event["inference_ms"].as_f64().is_some(), "{event}");
+    }
+    // The mock camera shows people, a cat and a cup: something is found.
+    let found: usize = events
+        .iter()
+        .map(|e| e["detections"].as_array().unwrap().len())
+        .sum();
+    assert!(found > 0, "no detections in {events:?}");
+    relay.shutdown().await;
+    mock.shutdown().await;
+}

@@ -1,0 +1,303 @@
+//! Viewers at scale and hostile clients, end to end on loopback: dead viewers are evicted, a
+//! frozen camera gets keepalive re-sends, a camera that is down gets offline cards, limits
+//! answer 503, slowloris clients are cut off, churn leaves nothing behind, and a viewer on a
+//! thin link gets fresh frames.
+#![allow(clippy::unwrap_used)]
+
+use std::time::{Duration, Instant};
+
+use camrelay_suite::*;
+use futures_util::StreamExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::Mutex;
+
+static SERIAL: Mutex<()> = Mutex::const_new(());
+
+fn no_detect(config: &mut camrelay::config::RelayConfig) {
+    config.detect = false;
+    config.idle_timeout = Duration::from_millis(300);
+}
+
+async fn camera_json(addr: std::net::SocketAddr) -> serde_json::Value {
+    stats(addr).await["cameras"][0].clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_viewer_that_accepts_no_bytes_is_evicted_after_the_write_timeout() {
+    let _serial = SERIAL.lock().await;
+    let mock = start_mock(MockConfig::default()).await;
+    let relay = start_relay(vec![camera_for("cam", &mock)], |c| {
+        no_detect(c);
+        c.write_timeout = Duration::from_secs(1);
+    })
+    .await;
+    let addr = relay.local_addr();
+    let _dead = dead_viewer(addr, "/cams/cam/stream").await;
+    assert!(
+        wait_until(Duration::from_secs(10), || async {
+            camera_json(addr).await["evicted_total"] == 1
+        })
+        .await,
+        "dead viewer not evicted: {}",
+        camera_json(addr).await
+    );
+    assert!(
+        wait_until(Duration::from_secs(3), || async {
+            camera_json(addr).await["viewers"]["total"] == 0
+        })
+        .await
+    );
+    relay.shutdown().await;
+    mock.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_camera_gets_its_last_frame_resent_every_second() {
+    let _serial = SERIAL.lock().await;
+    let mock = start_mock(MockConfig {
+        stall_after: Some(10),
+        stall_for: Duration::from_secs(4),
+        ..MockConfig::default()
+    })
+    .await;
+    let relay = start_relay(vec![camera_for("cam", &mock)], no_detect).await;
+    let mut viewer = MjpegViewer::connect(relay.local_addr(), "/cams/cam/stream")
+        .await
+        .unwrap();
+    let mut previous: Option<Received> = None;
+    let mut resends = 0;
+    let deadline = Instant::now() + Duration::from_secs(8);
+    while Instant::now() < deadline && resends < 2 {
+        let part = viewer.next_within(Duration::from_secs(3)).await.unwrap();
+        if let Some(prev) = &previous {
+            if part.frame_id == prev.frame_id {
+                let gap = part.at - prev.at;
+                assert!(gap > Duration::from_millis(700), "re-sent after {gap:?}");
+                assert!(gap < Duration::from_millis(1600), "re-sent after {gap:?}");
+                resends += 1;
+            }
+        }
+        previous = Some(part);
+    }
+    assert!(
+        resends >= 2,
+        "no keepalive re-sends while the camera was frozen"
+    );
+    relay.shutdown().await;
+    mock.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn beyond_max_viewers_the_relay_answers_503_with_retry_after() {
+    let relay = start_relay(Vec::new(), |c| {
+        no_detect(c);
+        c.max_viewers = 2;
+    })
+    .await;
+    let addr = relay.local_addr();
+    let a = MjpegViewer::connect(addr, "/stream").await.unwrap();
+    let b = MjpegViewer::connect(addr, "/stream").await.unwrap();
+    assert_eq!((a.status.as_u16(), b.status.as_u16()), (200, 200));
+    let (status, headers, _) = get(addr, "/stream").await;
+    assert_eq!(status, 503);
+    assert_eq!(headers["retry-after"], "5");
+    drop(a);
+    assert!(
+        wait_until(Duration::from_secs(3), || async {
+            MjpegViewer::connect(addr, "/stream").await.unwrap().status == 200
+        })
+        .await
+    );
+    relay.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slowloris_client_is_cut_off() {
+    let relay = start_relay(Vec::new(), |c| {
+        no_detect(c);
+        c.header_read_timeout = Duration::from_millis(500);
+    })
+    .await;
+    let mut stream = tokio::net::TcpStream::connect(relay.local_addr())
+        .await
+        .unwrap();
+    stream
+        .write_all(b"GET /stream HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let mut closed = false;
+    while started.elapsed() < Duration::from_secs(5) {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        // Keep trickling header bytes, as slowloris does.
+        if stream.write_all(b"X-a: b\r\n").await.is_err() {
+            closed = true;
+            break;
+        }
+        let mut buf = [0u8; 256];
+        if let Ok(Ok(n)) =
+            tokio::time::timeout(Duration::from_millis(10), stream.read(&mut buf)).await
+        {
+            if n == 0 || buf[..n].starts_with(b"HTTP/1.1 408") {
+                closed = true;
+                break;
+            }
+        }
+    }
+    assert!(closed, "slow header client still connected after 5 s");
+    assert!(started.elapsed() < Duration::from_secs(3));
+    relay.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_thousand_connect_disconnect_cycles_leave_nothing_behind() {
+    let _serial = SERIAL.lock().await;
+    let relay = start_relay(Vec::new(), |c| {
+        no_detect(c);
+        c.always_on = true;
+    })
+    .await;
+    let addr = relay.local_addr();
+    // Warm up: the demo scene, buffers, allocator arenas.
+    let mut warm = MjpegViewer::connect(addr, "/stream").await.unwrap();
+    warm.take(5).await;
+    drop(warm);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let rss_before = rss_bytes().unwrap();
+    let fds_before = open_fds().unwrap();
+    let tasks_before = tokio::runtime::Handle::current()
+        .metrics()
+        .num_alive_tasks();
+    let cycles = 10_000;
+    let concurrency = 50;
+    let workers: Vec<_> = (0..concurrency)
+        .map(|_| {
+            tokio::spawn(async move {
+                for _ in 0..cycles / concurrency {
+                    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+                    stream
+                        .write_all(b"GET /stream HTTP/1.1\r\nHost: x\r\n\r\n")
+                        .await
+                        .unwrap();
+                    let mut buf = [0u8; 64];
+                    let n = stream.read(&mut buf).await.unwrap();
+                    assert!(buf[..n].starts_with(b"HTTP/1.1 200"));
+                }
+            })
+        })
+        .collect();
+    for worker in workers {
+        worker.await.unwrap();
+    }
+    assert!(
+        wait_until(Duration::from_secs(10), || async {
+            stats(addr).await["viewers_total"] == 0
+        })
+        .await,
+        "viewers left behind"
+    );
+    assert!(
+        wait_until(Duration::from_secs(10), || async {
+            tokio::runtime::Handle::current()
+                .metrics()
+                .num_alive_tasks()
+                <= tasks_before
+        })
+        .await,
+        "tasks left behind: {} > {tasks_before}",
+        tokio::runtime::Handle::current()
+            .metrics()
+            .num_alive_tasks()
+    );
+    assert!(
+        wait_until(Duration::from_secs(5), || async {
+            open_fds().unwrap() <= fds_before + 2
+        })
+        .await,
+        "sockets left behind: {} > {fds_before}",
+        open_fds().unwrap()
+    );
+    let rss_after = rss_bytes().unwrap();
+    assert!(
+        (rss_after as f64) < rss_before as f64 * 1.10 + 4e6,
+        "RSS grew from {rss_before} to {rss_after}"
+    );
+    relay.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thin_link_viewer_gets_fresh_frames_while_others_keep_full_rate() {
+    let _serial = SERIAL.lock().await;
+    let mock = start_mock(MockConfig::default()).await;
+    let relay = start_relay(vec![camera_for("cam", &mock)], no_detect).await;
+    let addr = relay.local_addr();
+    let mut thin = thin_viewer(addr, "/cams/cam/stream", 128 * 1024, 400_000.0)
+        .await
+        .unwrap();
+    let mut others = Vec::new();
+    for _ in 0..100 {
+        others.push(
+            MjpegViewer::connect(addr, "/cams/cam/stream")
+                .await
+                .unwrap(),
+        );
+    }
+    let duration = Duration::from_secs(10);
+    let counters: Vec<_> = others
+        .into_iter()
+        .map(|mut viewer| {
+            tokio::spawn(async move {
+                viewer.take(5).await;
+                let started = Instant::now();
+                let mut n = 0;
+                while started.elapsed() < duration {
+                    if viewer.next_within(Duration::from_secs(2)).await.is_some() {
+                        n += 1;
+                    }
+                }
+                n as f64 / started.elapsed().as_secs_f64()
+            })
+        })
+        .collect();
+    let started = Instant::now();
+    let mut ages = Vec::new();
+    while started.elapsed() < duration + Duration::from_secs(1) {
+        let Ok(Some(Ok(part))) = tokio::time::timeout(Duration::from_secs(3), thin.next()).await
+        else {
+            panic!("thin viewer stalled");
+        };
+        let sent = part.timestamp().unwrap().to_system_time();
+        let age = std::time::SystemTime::now()
+            .duration_since(sent)
+            .unwrap_or_default();
+        if started.elapsed() > Duration::from_secs(2) {
+            ages.push(age);
+        }
+    }
+    let mut fps = Vec::new();
+    for counter in counters {
+        fps.push(counter.await.unwrap());
+    }
+    ages.sort();
+    let p99 = ages[(ages.len() * 99 / 100).min(ages.len() - 1)];
+    let slowest = fps.iter().cloned().fold(f64::MAX, f64::min);
+    eprintln!(
+        "thin viewer: {} frames, age p50 {:?} p99 {:?} max {:?}; others: slowest {slowest:.1} fps",
+        ages.len(),
+        ages[ages.len() / 2],
+        p99,
+        ages.last().unwrap()
+    );
+    assert!(
+        ages.len() >= 10,
+        "thin viewer got only {} frames",
+        ages.len()
+    );
+    assert!(
+        p99 <= Duration::from_millis(1000),
+        "thin viewer frame age p99 {p99:?}"
+    );
+    assert!(slowest > 25.0, "a normal viewer fell to {slowest:.1} fps");
+    relay.shutdown().await;
+    mock.shutdown().await;
+}
