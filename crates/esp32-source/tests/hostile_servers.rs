@@ -368,3 +368,132 @@ fn invalid_urls_are_rejected_up_front() {
     let zero = SourceConfig::snapshot("x", "http://cam/capture", Duration::ZERO);
     assert!(Source::new(zero).is_err());
 }
+
+#[tokio::test]
+async fn a_trickling_response_head_times_out() {
+    // Slowloris from the other side: one header byte every 50 ms, forever.
+    let server = RawServer::start(|mut stream| async move {
+        read_request(&mut stream).await;
+        for byte in b"HTTP/1.1 200 OK\r\nX-Slow: "
+            .iter()
+            .chain([b'a'; 10_000].iter())
+        {
+            if stream.write_all(&[*byte]).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    let mut config = fast_config("trickle", server.url("/stream"));
+    config.connect_timeout = Duration::from_millis(300);
+    let source = Source::new(config).unwrap();
+    let status = source.status();
+    let driver = drive(source.frames());
+    let seen = wait_for(&status, WAIT, |s| s.last_error.is_some()).await;
+    assert!(last_error(&seen).contains("response head"), "{seen:?}");
+    driver.abort();
+}
+
+fn snapshot_config(name: &str, url: String) -> SourceConfig {
+    let mut config = fast_config(name, url);
+    config.kind = esp32_source::SourceKind::Snapshot {
+        interval: Duration::from_millis(20),
+    };
+    config
+}
+
+#[tokio::test]
+async fn snapshot_of_an_html_page_is_an_error() {
+    let server = RawServer::replying(
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 4\r\n\r\nnope".to_vec(),
+    )
+    .await;
+    let source = Source::new(snapshot_config("snap-html", server.url("/capture"))).unwrap();
+    let status = source.status();
+    let driver = drive(source.frames());
+    let seen = wait_for(&status, WAIT, |s| s.reconnects >= 2).await;
+    assert!(last_error(&seen).contains("text/html"), "{seen:?}");
+    assert_eq!(seen.frames, 0);
+    driver.abort();
+}
+
+#[tokio::test]
+async fn oversized_snapshot_is_refused() {
+    let server = RawServer::start(|mut stream| async move {
+        read_request(&mut stream).await;
+        // No Content-Length: the limit must hold while reading, not only up front.
+        let _ = stream
+            .write_all(
+                b"HTTP/1.1 200 OK\r\nContent-Type: image/jpeg\r\nConnection: close\r\n\r\n\xFF\xD8",
+            )
+            .await;
+        let chunk = vec![0x33u8; 64 * 1024];
+        for _ in 0..1000 {
+            if stream.write_all(&chunk).await.is_err() {
+                return;
+            }
+        }
+    })
+    .await;
+    let mut config = snapshot_config("snap-big", server.url("/capture"));
+    config.decoder.max_part_size = 128 * 1024;
+    let source = Source::new(config).unwrap();
+    let status = source.status();
+    let driver = drive(source.frames());
+    let seen = wait_for(&status, WAIT, |s| s.last_error.is_some()).await;
+    assert!(last_error(&seen).contains("larger than 131072"), "{seen:?}");
+    driver.abort();
+}
+
+#[tokio::test]
+async fn snapshot_that_is_not_a_jpeg_is_counted_as_corrupt() {
+    let server = RawServer::start(|mut stream| async move {
+        // Keep-alive: answer every request on this connection.
+        loop {
+            if read_request(&mut stream).await.is_empty() {
+                return;
+            }
+            let reply =
+                b"HTTP/1.1 200 OK\r\nContent-Type: image/jpeg\r\nContent-Length: 5\r\n\r\nhello";
+            if stream.write_all(reply).await.is_err() {
+                return;
+            }
+        }
+    })
+    .await;
+    let source = Source::new(snapshot_config("snap-junk", server.url("/capture"))).unwrap();
+    let status = source.status();
+    let driver = drive(source.frames());
+    let seen = wait_for(&status, WAIT, |s| s.corrupt_frames >= 3).await;
+    assert_eq!(seen.frames, 0);
+    assert_eq!(seen.connects, 1, "a bad picture is no reason to reconnect");
+    assert_eq!(server.connections(), 1);
+    driver.abort();
+}
+
+#[tokio::test]
+async fn control_status_that_is_not_json_is_an_error() {
+    let server = RawServer::replying(
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 6\r\n\r\n<html>".to_vec(),
+    )
+    .await;
+    let control = esp32_source::Esp32Control::new(&server.url("")).unwrap();
+    let err = control.status().await.unwrap_err();
+    assert_eq!(
+        err.kind(),
+        esp32_source::ErrorKind::InvalidResponse,
+        "{err}"
+    );
+    assert!(err.to_string().contains("/status"), "{err}");
+}
+
+#[tokio::test]
+async fn control_to_a_dead_host_fails_cleanly() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    let control = esp32_source::Esp32Control::new(&format!("http://{addr}")).unwrap();
+    let err = control.set("framesize", 8).await.unwrap_err();
+    assert_eq!(err.kind(), esp32_source::ErrorKind::Connect, "{err}");
+}
