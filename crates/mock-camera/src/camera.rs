@@ -1,5 +1,6 @@
 //! The emulated board: sensor settings, the current scene and the frame clock.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -18,7 +19,8 @@ use crate::{MockConfig, MockError, Scene};
 /// One frame as the "sensor" captured it; every stream client sends the same one.
 #[derive(Debug)]
 pub(crate) struct CapturedFrame {
-    /// 0 at start, +1 per frame interval (ticks skipped under load are not numbered).
+    /// 0 at start, +1 per capture: one per frame interval (ticks skipped under load are not
+    /// numbered), plus one when `/control` changes framesize or quality.
     pub id: u64,
     /// Wall-clock capture time: the part's `X-Timestamp`.
     pub captured_at: SystemTime,
@@ -58,6 +60,8 @@ pub(crate) struct Camera {
     /// One permit per allowed `/stream` client (`None` = unlimited). A permit lives in the
     /// response body, so it returns when the client goes away or the stream ends.
     pub stream_slots: Option<Arc<Semaphore>>,
+    /// Id of the next captured frame; shared by the clock and `/control`'s capture.
+    next_id: AtomicU64,
     /// Serialises `/control` scene rebuilds so two requests cannot race.
     reconfigure: tokio::sync::Mutex<()>,
     pub counters: Counters,
@@ -84,6 +88,7 @@ impl Camera {
             scene: ArcSwap::from_pointee(scene),
             latest: watch::Sender::new(Arc::new(first)),
             stream_slots,
+            next_id: AtomicU64::new(1),
             reconfigure: tokio::sync::Mutex::new(()),
             counters: Counters::default(),
         }
@@ -118,36 +123,47 @@ impl Camera {
         let mut interval = tokio::time::interval(self.config.frame_interval());
         interval.set_missed_tick_behavior(MissedTickBehavior::Skip);
         interval.tick().await; // The first tick is immediate: frame 0 is already there.
-        let mut id = 0u64;
         loop {
             tokio::select! {
                 _ = cancel.cancelled() => return,
                 _ = interval.tick() => {}
             }
-            id += 1;
-            let captured_at = SystemTime::now();
-            let scene = self.scene.load_full();
-            // Label only while someone streams: the label costs an encode per frame.
-            let label = self.config.show_frame_id && self.latest.receiver_count() > 0;
-            let jpeg = if label {
-                let encode = move || scene.frame_with_label(id, &format!("Frame: {id}"));
-                match tokio::task::spawn_blocking(encode).await {
-                    Ok(jpeg) => jpeg,
-                    Err(_) => self.scene.load().frame(id),
-                }
-            } else {
-                scene.frame(id)
-            };
-            self.counters
-                .last_frame_id
-                .store(id, std::sync::atomic::Ordering::Relaxed);
-            self.latest.send_replace(Arc::new(CapturedFrame {
-                id,
-                captured_at,
-                jpeg,
-                labelled: label,
-            }));
+            self.capture().await;
         }
+    }
+
+    /// Captures the next frame from the current scene and publishes it to every client.
+    async fn capture(&self) {
+        // Relaxed: the read-modify-write alone makes ids unique; nothing else is ordered by it.
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let captured_at = SystemTime::now();
+        let scene = self.scene.load_full();
+        // Label only while someone streams: the label costs an encode per frame.
+        let label = self.config.show_frame_id && self.latest.receiver_count() > 0;
+        let jpeg = if label {
+            let fallback = scene.frame(id);
+            let encode = move || scene.frame_with_label(id, &format!("Frame: {id}"));
+            tokio::task::spawn_blocking(encode)
+                .await
+                .unwrap_or(fallback)
+        } else {
+            scene.frame(id)
+        };
+        self.counters.last_frame_id.fetch_max(id, Ordering::Relaxed);
+        let frame = Arc::new(CapturedFrame {
+            id,
+            captured_at,
+            jpeg,
+            labelled: label,
+        });
+        // A capture by `/control` may race the clock's: never publish an older frame.
+        self.latest.send_if_modified(|latest| {
+            let newer = frame.id > latest.id;
+            if newer {
+                *latest = frame;
+            }
+            newer
+        });
     }
 
     /// `/control?var=&val=`: stores the value; `framesize` and `quality` rebuild the scene
@@ -176,6 +192,11 @@ impl Camera {
                 .map_err(ControlError::Scene)?;
             tracing::info!(width, height, quality, "mock camera reconfigured");
             self.scene.store(Arc::new(scene));
+            *self.sensor.lock().unwrap_or_else(PoisonError::into_inner) = next;
+            // Like a sensor that restarts with the new setting: the next frame is new-style,
+            // so a `/capture` right after this response already has it.
+            self.capture().await;
+            return Ok(());
         }
         *self.sensor.lock().unwrap_or_else(PoisonError::into_inner) = next;
         Ok(())

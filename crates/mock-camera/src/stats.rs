@@ -15,7 +15,8 @@ pub struct MockStats {
     pub frames_sent: u64,
     /// `/capture` responses served.
     pub captures: u64,
-    /// Id of the most recently captured frame (0 at start, +1 per frame interval).
+    /// Id of the most recently captured frame (0 at start, +1 per frame interval; a
+    /// `/control` that changes the picture captures one more).
     pub last_frame_id: u64,
 }
 
