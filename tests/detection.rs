@@ -57,13 +57,9 @@ async fn the_detector_runs_once_per_frame_not_once_per_viewer() {
         "runs/s changed with viewers: {one_viewer:.2} -> {twenty_viewers:.2}"
     );
     // Every detection viewer sees the same annotated frames (same ids).
-    let a: Vec<u64> = first.take(5).await.iter().map(|r| r.frame_id).collect();
-    let b: Vec<u64> = viewers[0]
-        .take(5)
-        .await
-        .iter()
-        .map(|r| r.frame_id)
-        .collect();
+    let (a, b) = tokio::join!(first.take(10), viewers[0].take(10));
+    let a: Vec<u64> = a.iter().map(|r| r.frame_id).collect();
+    let b: Vec<u64> = b.iter().map(|r| r.frame_id).collect();
     assert!(a.iter().any(|id| b.contains(id)), "{a:?} vs {b:?}");
     let json = stats(addr).await;
     assert_eq!(json["cameras"][0]["viewers"]["http_detect"], 20);

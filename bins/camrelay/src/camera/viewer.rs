@@ -39,6 +39,9 @@ pub struct Viewer {
     kind: ViewerKind,
     subscriber: Subscriber<SharedFrame>,
     max_age: Duration,
+    /// The subscriber's queue-full drops when we last looked: when it grows, the viewer has
+    /// fallen behind and skips to the newest queued frame.
+    seen_dropped: u64,
 }
 
 impl Viewer {
@@ -83,6 +86,7 @@ impl Viewer {
             kind,
             subscriber,
             max_age,
+            seen_dropped: 0,
         })
     }
 
@@ -93,7 +97,32 @@ impl Viewer {
 
     /// Polls for the next frame young enough to send; frames older than the age bound are
     /// skipped and counted. `None` when the broadcast ended.
+    ///
+    /// A viewer whose queue overflowed since its last frame (it is behind: a thin link, a
+    /// stalled reader) skips straight to the newest queued frame: otherwise drop-newest would
+    /// have it play the oldest frames of the queue, each later than the one before. Frames
+    /// skipped for freshness are counted with the age drops, apart from queue-full drops.
     pub fn poll_frame(&mut self, cx: &mut Context<'_>) -> Poll<Option<SharedFrame>> {
+        let dropped = self.subscriber.stats().dropped;
+        if dropped != self.seen_dropped {
+            self.seen_dropped = dropped;
+            let mut newest = None;
+            let mut skipped = 0;
+            while let Ok(delivery) = self.subscriber.try_recv() {
+                if newest.replace(delivery).is_some() {
+                    skipped += 1;
+                }
+            }
+            if let Some(delivery) = newest {
+                if delivery.item.published_at.elapsed() > self.max_age {
+                    skipped += 1;
+                } else {
+                    self.count_stale(skipped);
+                    return Poll::Ready(Some(delivery.item));
+                }
+            }
+            self.count_stale(skipped);
+        }
         loop {
             match self.subscriber.poll_recv(cx) {
                 Poll::Ready(Some(delivery)) => {
@@ -110,6 +139,15 @@ impl Viewer {
                 Poll::Ready(None) => return Poll::Ready(None),
                 Poll::Pending => return Poll::Pending,
             }
+        }
+    }
+
+    fn count_stale(&self, frames: u64) {
+        if frames > 0 {
+            self.camera
+                .stats
+                .dropped_age
+                .fetch_add(frames, Ordering::Relaxed);
         }
     }
 
