@@ -199,28 +199,44 @@ describe('camrelay dashboard', { timeout: 5 * TEST_TIMEOUT_MS }, () => {
     }
   });
 
-  test('a camera that goes away shows "offline — reconnecting"', {
+  test('a camera that goes away shows "offline — reconnecting" on raw and detect tiles', {
     timeout: TEST_TIMEOUT_MS,
     skip: mockPid ? false : 'MOCK_CAMERA_PID not set',
   }, async () => {
-    const tile = tileSelector(cameras[0]);
-    // Back to raw: the toggle works both ways, and placeholders come on the raw stream.
+    const name = cameras[0];
+    const tile = tileSelector(name);
+    // Runs in the page: the tile shows a frame of that stream.
+    const showing = ([n, stream]) => {
+      const f = window.__camrelay.frames[n];
+      return f && f.stream === stream && f.painted !== null;
+    };
+    // This tab goes back to raw (the toggle works both ways); a second tab watches detect.
     await page.click(`${tile} button[data-stream="raw"]`);
-    await page.waitForFunction((name) => {
-      const f = window.__camrelay.frames[name];
-      return f && f.stream === 'raw' && f.painted !== null;
-    }, cameras[0], { timeout: 10_000 });
+    await page.waitForFunction(showing, [name, 'raw'], { timeout: 10_000 });
     assert.equal(await page.getAttribute(tile, 'data-detections'), null, 'raw tile with data-detections');
-    assert.equal(await page.isVisible(`${tile} .badge.offline`), false, 'offline before the camera stopped');
-    process.kill(mockPid, 'SIGTERM');
-    await page.waitForSelector(`${tile} .badge.offline`, { state: 'visible', timeout: 30_000 });
-    // Placeholder frames keep coming while the relay reconnects.
-    const before = await frameId(page, cameras[0]);
-    await page.waitForFunction(([sel, id]) => Number(document.querySelector(sel).dataset.frameId) > id,
-      [tile, before], { timeout: 10_000 });
-    await page.waitForFunction((sel) => !/streaming/.test(document.querySelector(`${sel} .upstream`).textContent),
-      tile, { timeout: 10_000 });
-    await page.screenshot({ path: path.join(artifacts, 'dashboard-offline.png'), fullPage: true });
-    assert.deepEqual(page.errors.filter((e) => !/WebSocket/.test(e)), [], 'errors in the page');
+    const detectTab = await openDashboard(context);
+    try {
+      await detectTab.click(`${tile} button[data-stream="detect"]`);
+      await detectTab.waitForFunction(showing, [name, 'detect'], { timeout: 30_000 });
+      for (const p of [page, detectTab]) {
+        assert.equal(await p.isVisible(`${tile} .badge.offline`), false, 'offline before the camera stopped');
+      }
+      process.kill(mockPid, 'SIGTERM');
+      for (const p of [page, detectTab]) {
+        await p.waitForSelector(`${tile} .badge.offline`, { state: 'visible', timeout: 30_000 });
+        // Placeholder frames keep coming while the relay reconnects.
+        const before = await frameId(p, name);
+        await p.waitForFunction(([sel, id]) => Number(document.querySelector(sel).dataset.frameId) > id,
+          [tile, before], { timeout: 10_000 });
+      }
+      await page.waitForFunction((sel) => !/streaming/.test(document.querySelector(`${sel} .upstream`).textContent),
+        tile, { timeout: 10_000 });
+      await page.screenshot({ path: path.join(artifacts, 'dashboard-offline.png'), fullPage: true });
+      for (const p of [page, detectTab]) {
+        assert.deepEqual(p.errors.filter((e) => !/WebSocket/.test(e)), [], 'errors in the page');
+      }
+    } finally {
+      await detectTab.close();
+    }
   });
 });
