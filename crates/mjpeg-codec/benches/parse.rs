@@ -2,6 +2,9 @@
 //! on average), with and without `Content-Length`, next to a `memchr::memmem` scan and a
 //! `memcpy` of the same bytes in the same run.
 //!
+//! `decode_*` take the whole stream from one buffer (parse cost only);
+//! `decode_with_content_length_32KiB_reads` appends it in 32 KiB reads as a socket would.
+//!
 //! Run: `cargo bench -p mjpeg-codec --bench parse -- --warm-up-time 1 --measurement-time 3`
 #![allow(clippy::unwrap_used, missing_docs)]
 
@@ -79,7 +82,26 @@ fn parse(c: &mut Criterion) {
             BatchSize::LargeInput,
         );
     });
+    // As from a socket: 32 KiB reads appended to the decoder's buffer (one extra copy).
+    group.bench_function("decode_with_content_length_32KiB_reads", |b| {
+        b.iter(|| decode_in_reads(&with_length));
+    });
     group.finish();
+}
+
+fn decode_in_reads(stream: &[u8]) -> usize {
+    let mut decoder = MjpegDecoder::new(Some(BOUNDARY), DecoderConfig::default());
+    let mut buf = BytesMut::with_capacity(64 * 1024);
+    let mut frames = 0;
+    for read in stream.chunks(32 * 1024) {
+        buf.extend_from_slice(read);
+        while let Some(part) = decoder.decode(&mut buf).unwrap() {
+            black_box(part.body());
+            frames += 1;
+        }
+    }
+    assert_eq!(frames, FRAMES);
+    frames
 }
 
 criterion_group!(benches, parse);
