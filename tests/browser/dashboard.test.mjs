@@ -199,6 +199,37 @@ describe('camrelay dashboard', { timeout: 5 * TEST_TIMEOUT_MS }, () => {
     }
   });
 
+  test('a dropped WebSocket reconnects and the tile resumes', { timeout: TEST_TIMEOUT_MS }, async () => {
+    const name = cameras[0];
+    const tile = tileSelector(name);
+    const isolated = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    try {
+      // Playwright sits between the page and the relay on this camera's sockets and forwards
+      // everything; closing its page side looks to the page as if the relay dropped the socket
+      // (and the closure is forwarded to the relay).
+      const sockets = [];
+      await isolated.routeWebSocket((url) => url.pathname.endsWith(`/cams/${name}/ws`), (ws) => {
+        ws.connectToServer();
+        sockets.push(ws);
+      });
+      const tab = await openDashboard(isolated);
+      await waitForFrame(tab, name);
+      const connections = sockets.length;
+      const before = await frameId(tab, name);
+      for (const ws of sockets) await ws.close({ code: 1011, reason: 'test drops the socket' });
+      await tab.waitForSelector(`${tile} .badge.conn`, { state: 'visible', timeout: 5_000 });
+      assert.match(await tab.textContent(`${tile} .badge.conn`), /retrying in \d/);
+      await tab.waitForFunction(([sel, id]) => {
+        const el = document.querySelector(sel);
+        return Number(el.dataset.frameId) > id && el.querySelector('.badge.conn').hidden;
+      }, [tile, before], { timeout: 15_000 });
+      assert.ok(sockets.length > connections, `no new connection (${sockets.length} sockets)`);
+      assert.deepEqual(tab.errors.filter((e) => !/WebSocket/.test(e)), [], 'errors in the page');
+    } finally {
+      await isolated.close();
+    }
+  });
+
   test('a camera that goes away shows "offline — reconnecting" on raw and detect tiles', {
     timeout: TEST_TIMEOUT_MS,
     skip: mockPid ? false : 'MOCK_CAMERA_PID not set',
