@@ -59,8 +59,9 @@ pub struct Frame {
     pub state: FrameState,
     /// For annotated frames: what the detector found.
     pub detections: Option<Arc<DetectionMeta>>,
-    /// The WebSocket text message announcing this frame, built on first use.
-    ws_meta: OnceLock<String>,
+    /// The WebSocket text messages announcing this frame (raw, detect), built on first use:
+    /// an offline card travels on both broadcasts and must say which one it is on.
+    ws_meta: [OnceLock<String>; 2],
 }
 
 impl Frame {
@@ -93,7 +94,7 @@ impl Frame {
             height,
             state,
             detections,
-            ws_meta: OnceLock::new(),
+            ws_meta: Default::default(),
         }
     }
 
@@ -109,13 +110,14 @@ impl Frame {
             height: self.height,
             state: self.state,
             detections: self.detections.clone(),
-            ws_meta: OnceLock::new(),
+            ws_meta: Default::default(),
         }
     }
 
     /// The JSON text message sent over WebSocket before the JPEG.
     pub fn ws_meta(&self, camera: &str, stream: &str) -> &str {
-        self.ws_meta.get_or_init(|| {
+        let slot = usize::from(stream == "detect");
+        self.ws_meta[slot].get_or_init(|| {
             #[derive(Serialize)]
             struct Meta<'a> {
                 r#type: &'static str,
