@@ -267,6 +267,20 @@ fn cpu_ticks(pid: &str) -> Option<u64> {
     Some(utime + stime)
 }
 
+/// Busy and total jiffies of all CPUs, from the first line of `/proc/stat`.
+fn machine_ticks() -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let line = stat.lines().next()?.strip_prefix("cpu ")?;
+    let v: Vec<u64> = line
+        .split_whitespace()
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    let total: u64 = v.iter().take(8).sum();
+    // idle + iowait
+    let idle = v.get(3)? + v.get(4).copied().unwrap_or(0);
+    Some((total - idle, total))
+}
+
 /// A `kB` line of `/proc/PID/status` (e.g. `VmRSS`, `VmHWM`).
 fn status_kb(pid: &str, key: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -372,11 +386,13 @@ async fn run(args: Args, nofile: u64) -> io::Result<()> {
     let pid = args.pid.map(|p| p.to_string());
     let server_ticks_0 = pid.as_deref().and_then(cpu_ticks);
     let self_ticks_0 = cpu_ticks("self");
+    let machine_0 = machine_ticks();
     let window_start = Instant::now();
     tokio::time::sleep(Duration::from_secs_f64(args.seconds)).await;
     let window_end = Instant::now();
     let server_ticks_1 = pid.as_deref().and_then(cpu_ticks);
     let self_ticks_1 = cpu_ticks("self");
+    let machine_1 = machine_ticks();
     let rss_kb = pid.as_deref().and_then(|p| status_kb(p, "VmRSS"));
     let hwm_kb = pid.as_deref().and_then(|p| status_kb(p, "VmHWM"));
     let _ = stop_tx.send(true);
@@ -436,6 +452,24 @@ async fn run(args: Args, nofile: u64) -> io::Result<()> {
     obj.insert(
         "generator_cpu_pct".into(),
         json!(self_cpu_s.map(|s| (s / window_s * 1000.0).round() / 10.0)),
+    );
+    // How busy the whole machine was (all cores, 100 % = all busy): shows other load.
+    let machine_busy_pct = match (machine_0, machine_1) {
+        (Some((b0, t0)), Some((b1, t1))) if t1 > t0 => {
+            Some(((b1 - b0) as f64 / (t1 - t0) as f64 * 1000.0).round() / 10.0)
+        }
+        _ => None,
+    };
+    obj.insert("machine_busy_pct".into(), json!(machine_busy_pct));
+    obj.insert(
+        "cores".into(),
+        json!(std::thread::available_parallelism().map_or(0, usize::from)),
+    );
+    obj.insert(
+        "loadavg".into(),
+        json!(std::fs::read_to_string("/proc/loadavg")
+            .ok()
+            .map(|l| l.trim().to_owned())),
     );
     let text = serde_json::to_string_pretty(&json).map_err(io::Error::other)?;
     println!("{text}");

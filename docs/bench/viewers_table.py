@@ -39,9 +39,25 @@ def ratio(a, b):
     return f"{a / b:.2f}x"
 
 
+def spread(r):
+    """Sync spread over frames every normal viewer got; else (*) over all frames."""
+    if r.get("sync_spread_ms_p99") is not None:
+        return f"{fmt(r.get('sync_spread_ms_p50'))} / {fmt(r.get('sync_spread_ms_p99'))}"
+    return f"{fmt(r.get('sync_spread_any_ms_p50'))} / {fmt(r.get('sync_spread_any_ms_p99'))} *"
+
+
+def others(r):
+    """CPU % (of one core) used by other processes during the window: machine minus server and tool."""
+    busy, cores = r.get("machine_busy_pct"), r.get("cores")
+    if busy is None or not cores:
+        return "–"
+    rest = busy * cores - (r.get("server_cpu_pct") or 0) - (r.get("generator_cpu_pct") or 0)
+    return f"{max(rest, 0):.0f}"
+
+
 def row(n, label, r, floor):
     if r is None:
-        return f"| {n} | {label} | (no result) |" + " |" * 10
+        return f"| {n} | {label} | (no result) |" + " |" * 11
     is_relay = label == "relay" and floor is not None
     cpu_ratio = ratio(r.get("server_cpu_us_per_viewer_frame"), floor.get("server_cpu_us_per_viewer_frame")) if is_relay else ""
     p99_ratio = ratio(r.get("latency_ms_p99"), floor.get("latency_ms_p99")) if is_relay else ""
@@ -54,10 +70,10 @@ def row(n, label, r, floor):
         f"| {n} | {label} | {r.get('viewers_connected')}+{r.get('thin_connected')} "
         f"| {fmt(r.get('fps_min'))} / {fmt(r.get('fps_median'))} "
         f"| {fmt(r.get('latency_ms_p50'))} / {fmt(r.get('latency_ms_p99'))} | {p99_ratio} "
-        f"| {fmt(r.get('sync_spread_ms_p50'))} / {fmt(r.get('sync_spread_ms_p99'))} "
+        f"| {spread(r)} "
         f"| {thin} "
         f"| {fmt(r.get('server_cpu_pct'))} | {fmt(r.get('server_cpu_us_per_viewer_frame'), 2)} | {cpu_ratio} "
-        f"| {fmt(r.get('server_rss_mb'))} | {fmt(r.get('generator_cpu_pct'))} |"
+        f"| {fmt(r.get('server_rss_mb'))} | {fmt(r.get('generator_cpu_pct'))} | {others(r)} |"
     )
 
 
@@ -65,8 +81,8 @@ def table(out, ns):
     lines = [
         "| viewers | server | connected (normal+thin) | fps min / median | latency p50 / p99 ms "
         "| p99 vs floor | sync spread p50 / p99 ms | thin: fps; age p50 / p99 / max "
-        "| server CPU % | CPU µs per viewer-frame | vs floor | RSS MB | load tool CPU % |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| server CPU % | CPU µs per viewer-frame | vs floor | RSS MB | load tool CPU % | other processes CPU % |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for n in ns:
         floor = load(out, "floor", n)
@@ -87,6 +103,14 @@ def write_docs(doc, command, body):
         "```",
         "",
         body,
+        "",
+        "Sync spread: per frame id, latest minus earliest receive over the normal viewers, for frames "
+        "every one of them got (* = no such frame: over all frames). Latency: receive wall time minus "
+        "`X-Timestamp` (floor: when it wrote the frame; relay: the mock camera's capture time, so "
+        "the camera hop is included). CPU: utime+stime of the server process over the window "
+        "(10 ms ticks) per viewer-frame delivered; at 1 and 10 viewers fixed costs dominate. CPU % "
+        "columns are % of one core (200 % = both cores); \"other processes\" is the rest of the "
+        "machine's busy time in the window (other engineers' builds and tests).",
         END,
     ])
     text = open(doc).read() if os.path.exists(doc) else "# Benchmarks\n\nMachine: 2 cores, 24 GiB.\n"
