@@ -102,6 +102,10 @@ pub struct SourceConfig {
     pub backoff: Backoff,
     /// Limits of the MJPEG parser (part size also bounds a snapshot body).
     pub decoder: DecoderConfig,
+    /// Largest HTTP read buffer (default 256 KiB, at least 8 KiB). It also bounds the response
+    /// head: endless headers fail once this much is buffered. Smaller values cost CPU on large
+    /// frames (more, smaller reads; see docs/benchmarks.md).
+    pub max_read_buffer: usize,
 }
 
 impl SourceConfig {
@@ -115,6 +119,7 @@ impl SourceConfig {
             stall_timeout: Duration::from_secs(5),
             backoff: Backoff::default(),
             decoder: DecoderConfig::default(),
+            max_read_buffer: crate::http::DEFAULT_READ_BUFFER,
         }
     }
 

@@ -96,7 +96,14 @@ impl Esp32Control {
             attempt: 1,
         };
         let deadline = Instant::now() + self.timeout;
-        let mut connection = Connection::open(&target, &ctx, deadline, self.timeout).await?;
+        let mut connection = Connection::open(
+            &target,
+            &ctx,
+            deadline,
+            self.timeout,
+            crate::http::DEFAULT_READ_BUFFER,
+        )
+        .await?;
         let response = connection
             .get(&target, &ctx, deadline, self.timeout)
             .await?;

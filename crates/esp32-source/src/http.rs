@@ -15,9 +15,11 @@ use tokio::time::{timeout_at, Instant};
 use crate::target::Target;
 use crate::{ErrorContext, SourceError};
 
-/// Largest response head (status line + headers) accepted. A server that sends endless headers
-/// gets an error once this much is buffered (hyper's minimum buffer is 8 KiB).
-pub(crate) const MAX_RESPONSE_HEAD: usize = 16 * 1024;
+/// Default of [`crate::SourceConfig::max_read_buffer`].
+pub(crate) const DEFAULT_READ_BUFFER: usize = 256 * 1024;
+
+/// hyper refuses read buffers below this.
+const MIN_READ_BUFFER: usize = 8 * 1024;
 
 /// Most header lines accepted in a response head.
 const MAX_RESPONSE_HEADERS: usize = 64;
@@ -45,11 +47,13 @@ pub(crate) struct Connection {
 
 impl Connection {
     /// Opens a TCP connection and performs the HTTP/1.1 handshake, before `deadline`.
+    /// `read_buffer` caps hyper's read buffer and with it the response head.
     pub(crate) async fn open(
         target: &Target,
         ctx: &ErrorContext,
         deadline: Instant,
         limit: std::time::Duration,
+        read_buffer: usize,
     ) -> Result<Connection, SourceError> {
         let connect = TcpStream::connect((target.host.as_str(), target.port));
         let tcp = timeout_at(deadline, connect)
@@ -66,7 +70,7 @@ impl Connection {
         // Frames are small writes of requests only; latency matters more than batching.
         let _ = tcp.set_nodelay(true);
         let (sender, connection) = http1::Builder::new()
-            .max_buf_size(MAX_RESPONSE_HEAD)
+            .max_buf_size(read_buffer.max(MIN_READ_BUFFER))
             .max_headers(MAX_RESPONSE_HEADERS)
             .handshake(TokioIo::new(tcp))
             .await

@@ -116,7 +116,14 @@ impl Runner {
                 let ctx = self.begin_attempt().await;
                 let limit = self.config.connect_timeout;
                 let deadline = Instant::now() + limit;
-                let connection = Connection::open(&self.target, &ctx, deadline, limit).await?;
+                let connection = Connection::open(
+                    &self.target,
+                    &ctx,
+                    deadline,
+                    limit,
+                    self.config.max_read_buffer,
+                )
+                .await?;
                 (connection, ctx, true)
             }
         };

@@ -46,7 +46,8 @@ impl StreamSession {
     ) -> Result<StreamSession, SourceError> {
         let limit = config.connect_timeout;
         let deadline = Instant::now() + limit;
-        let mut connection = Connection::open(target, &ctx, deadline, limit).await?;
+        let mut connection =
+            Connection::open(target, &ctx, deadline, limit, config.max_read_buffer).await?;
         let response = connection.get(target, &ctx, deadline, limit).await?;
         let decoder = decoder_for(content_type(response.headers()), config.decoder, &ctx)?;
         let parts: PartStream = Box::pin(mjpeg_codec::body_stream(response.into_body(), decoder));
