@@ -156,7 +156,7 @@ impl Collector for CameraCollector {
             &mut encoder,
             "dropped_queue_frames",
             "Frames dropped because a viewer's queue was full",
-            |c| queue_drops(c),
+            queue_drops,
         )?;
         self.counter(
             &mut encoder,

@@ -75,7 +75,7 @@ impl Camera {
             capacity: relay.queue.max(1),
             policy: relay.policy,
         };
-        let raw = Publisher::new(queue.clone());
+        let raw = Publisher::new(queue);
         let detect = Publisher::new(queue);
         let upstream = match &config.source {
             SourceSpec::Demo => Upstream::Demo(demo::DemoCamera::new()),

@@ -93,18 +93,18 @@ fn with_first(
     }
 }
 
-/// Admits a viewer or answers 503.
+/// Admits a viewer or answers 503 (the response is the error: boxed, it is the rare path).
 pub(crate) fn admit(
     state: &RelayState,
     conn: &ConnInfo,
     camera: &Arc<Camera>,
     kind: ViewerKind,
-) -> Result<Viewer, Response<RelayBody>> {
+) -> Result<Viewer, Box<Response<RelayBody>>> {
     if kind.is_detect() && !state.detect_enabled(camera) {
-        return Err(text(
+        return Err(Box::new(text(
             StatusCode::NOT_FOUND,
             "detection is disabled for this camera\n",
-        ));
+        )));
     }
     match Viewer::admit(camera, &state.admission, kind, state.config.max_frame_age) {
         Ok(viewer) => {
@@ -121,7 +121,7 @@ pub(crate) fn admit(
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
-            Err(response)
+            Err(Box::new(response))
         }
     }
 }
@@ -134,7 +134,7 @@ fn mjpeg(
 ) -> Response<RelayBody> {
     let viewer = match admit(state, conn, camera, kind) {
         Ok(viewer) => viewer,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let mut response = Response::new(RelayBody::mjpeg(viewer));
     let headers = response.headers_mut();
@@ -148,7 +148,7 @@ fn mjpeg(
 fn sse(state: &RelayState, conn: &ConnInfo, camera: &Arc<Camera>) -> Response<RelayBody> {
     let viewer = match admit(state, conn, camera, ViewerKind::Sse) {
         Ok(viewer) => viewer,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let mut response = Response::new(RelayBody::Sse(SseBody::new(viewer)));
     let headers = response.headers_mut();

@@ -58,7 +58,7 @@ pub(super) fn upgrade(
     let accept = derive_accept_key(key.as_bytes());
     let viewer = match admit(state, conn, camera, kind) {
         Ok(viewer) => viewer,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let on_upgrade = hyper::upgrade::on(&mut req);
     let write_timeout = state.config.write_timeout;
