@@ -4,6 +4,7 @@ use crate::codec::{decode_jpeg, encode_jpeg, MAX_DIMENSION};
 use crate::decode::{decode_output, Candidate, OutputLayout};
 use crate::error::tract_error;
 use crate::family::{recognise_family, ModelMetadata};
+use crate::graph_fixes::move_softmax_axis_last;
 use crate::labels::{fit_names, parse_names_dict, COCO_80};
 use crate::preprocess::{Letterbox, PreprocessSpec, Preprocessor};
 use crate::{
@@ -120,10 +121,14 @@ impl Detector {
         }
         let (input_w, input_h) = input_size(&model, &meta).map_err(&unsupported)?;
         let input_shape = [1usize, 3, input_h as usize, input_w as usize];
-        let typed = model
+        let mut typed = model
             .with_input_fact(0, InferenceFact::dt_shape(f32::datum_type(), input_shape))
             .and_then(|m| m.into_optimized())
             .map_err(|e| load_err(&model_name, e))?;
+        let rewritten = move_softmax_axis_last(&mut typed).map_err(|e| load_err(&model_name, e))?;
+        if rewritten > 0 {
+            tracing::debug!(model = %model_name, rewritten, "softmax moved to the last axis");
+        }
         let output_shape: Vec<usize> = typed
             .output_fact(0)
             .ok()

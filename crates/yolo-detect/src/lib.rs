@@ -34,6 +34,7 @@ mod detector;
 mod draw;
 mod error;
 pub mod family;
+pub mod graph_fixes;
 mod labels;
 mod nms;
 pub mod preprocess;
