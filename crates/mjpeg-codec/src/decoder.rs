@@ -1,15 +1,12 @@
 //! The incremental multipart parser, as a [`tokio_util::codec::Decoder`].
 
 use bytes::{Buf, Bytes, BytesMut};
-use memchr::memmem;
 use tokio_util::codec::Decoder;
 
+use crate::delimiter::{
+    line_end_after_delimiter, plausible_boundary, starts_with_header, Delimiter, LineEnd,
+};
 use crate::{jpeg, CodecError, DecoderConfig, Part, PartHeaders};
-
-/// Longest boundary accepted when learning it from the stream (RFC 2046 allows 70).
-const MAX_LEARNED_BOUNDARY: usize = 200;
-/// Most spaces/tabs accepted between a delimiter and its line end (RFC 2046 transport padding).
-const MAX_DELIMITER_PADDING: usize = 64;
 
 /// Incremental parser of a `multipart/x-mixed-replace` body into [`Part`]s.
 ///
@@ -40,22 +37,8 @@ pub struct MjpegDecoder {
     skipped: u64,
 }
 
-/// The delimiter `--boundary`: searched for in the stream as is.
-struct Delimiter {
-    needle: Vec<u8>,
-    finder: memmem::Finder<'static>,
-}
-
-impl Delimiter {
-    fn new(boundary: &[u8]) -> Self {
-        let mut needle = Vec::with_capacity(boundary.len() + 2);
-        needle.extend_from_slice(b"--");
-        needle.extend_from_slice(boundary);
-        let finder = memmem::Finder::new(&needle).into_owned();
-        Self { needle, finder }
-    }
-}
-
+/// Where the decoder is in the multipart grammar; each state keeps how far it has scanned, so
+/// no byte is searched twice.
 enum State {
     /// Between parts: looking for the next delimiter line. `scanned` bytes of `buf` hold no
     /// match; `at_line_start` (learning mode only) says whether `buf[0]` begins a line.
@@ -73,71 +56,11 @@ enum State {
     Closed,
 }
 
+/// The state at the start of a stream and after each part.
 const SEEK_START: State = State::Seek {
     scanned: 0,
     at_line_start: true,
 };
-
-/// What follows `--boundary` in the buffer.
-enum LineEnd {
-    /// A delimiter line of `n` more bytes (padding and line end).
-    Open(usize),
-    /// The closing delimiter `--boundary--`.
-    Close,
-    /// Not a delimiter (`--boundaryX`).
-    Not,
-    /// Cannot tell yet.
-    NeedMore,
-}
-
-fn line_end_after_delimiter(after: &[u8]) -> LineEnd {
-    match after {
-        [] | [b'-'] => return LineEnd::NeedMore,
-        [b'-', b'-', ..] => return LineEnd::Close,
-        _ => {}
-    }
-    let pad = after
-        .iter()
-        .take(MAX_DELIMITER_PADDING + 1)
-        .take_while(|b| matches!(b, b' ' | b'\t'))
-        .count();
-    if pad > MAX_DELIMITER_PADDING {
-        return LineEnd::Not;
-    }
-    match &after[pad..] {
-        [] | [b'\r'] => LineEnd::NeedMore,
-        [b'\r', b'\n', ..] => LineEnd::Open(pad + 2),
-        [b'\n', ..] => LineEnd::Open(pad + 1),
-        _ => LineEnd::Not,
-    }
-}
-
-/// Header names that may open a part sent without a delimiter before it (old ESP32 forks).
-const BARE_FIRST_PART: [&[u8]; 2] = [b"content-type:", b"content-length:"];
-
-/// `Some(true)`: `buf` starts with a header line; `None`: too short to tell.
-fn starts_with_header(buf: &[u8]) -> Option<bool> {
-    let mut undecided = false;
-    for name in BARE_FIRST_PART {
-        let n = name.len().min(buf.len());
-        if buf[..n].eq_ignore_ascii_case(&name[..n]) {
-            if n == name.len() {
-                return Some(true);
-            }
-            undecided = true;
-        }
-    }
-    (!undecided).then_some(false)
-}
-
-fn trim_ascii(line: &[u8]) -> &[u8] {
-    line.trim_ascii()
-}
-
-/// A learned boundary must look like one: printable ASCII, not too long.
-fn plausible_boundary(b: &[u8]) -> bool {
-    !b.is_empty() && b.len() <= MAX_LEARNED_BOUNDARY && b.iter().all(|c| (0x20..0x7f).contains(c))
-}
 
 impl MjpegDecoder {
     /// A decoder for delimiter lines `--boundary` (a leading `--` repeated in `boundary` is
@@ -316,7 +239,7 @@ impl MjpegDecoder {
                 return false;
             };
             let end = from + i;
-            let line = trim_ascii(&buf[..end]);
+            let line = buf[..end].trim_ascii();
             if at_line_start {
                 if let Some(boundary) = line.strip_prefix(b"--") {
                     if plausible_boundary(boundary) {
@@ -355,7 +278,7 @@ impl MjpegDecoder {
                 return Ok(false);
             };
             let line_end = scanned + i;
-            let line = trim_ascii(&buf[scanned..line_end]);
+            let line = buf[scanned..line_end].trim_ascii();
             if line.is_empty() {
                 break (scanned, line_end + 1);
             }
@@ -525,12 +448,15 @@ impl Decoder for MjpegDecoder {
 
     fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Part>, CodecError> {
         loop {
+            // The scan positions index `buf`; clamped in case a caller hands in a buffer that
+            // shrank since the last call (the contract says it only grows), so slicing cannot
+            // panic.
             match std::mem::replace(&mut self.state, State::Closed) {
                 State::Seek {
                     scanned,
                     at_line_start,
                 } => {
-                    if !self.seek(buf, scanned, at_line_start) {
+                    if !self.seek(buf, scanned.min(buf.len()), at_line_start) {
                         if self.is_closed() {
                             // Epilogue after `--boundary--`.
                             let n = buf.len();
@@ -540,7 +466,7 @@ impl Decoder for MjpegDecoder {
                     }
                 }
                 State::Headers { scanned } => {
-                    if !self.headers(buf, scanned)? {
+                    if !self.headers(buf, scanned.min(buf.len()))? {
                         return Ok(None);
                     }
                 }
@@ -558,7 +484,7 @@ impl Decoder for MjpegDecoder {
                     }
                 }
                 State::BodyScan { headers, scanned } => {
-                    if let Some(part) = self.scan_body(buf, headers, scanned)? {
+                    if let Some(part) = self.scan_body(buf, headers, scanned.min(buf.len()))? {
                         return Ok(Some(part));
                     }
                     if !matches!(self.state, State::Seek { .. }) {

@@ -40,6 +40,7 @@
 mod config;
 mod content_type;
 mod decoder;
+mod delimiter;
 mod error;
 mod headers;
 pub mod jpeg;

@@ -3,6 +3,9 @@
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+/// 9999-12-31T23:59:59Z in seconds since the epoch, where [`Timestamp::to_system_time`] saturates.
+const END_OF_9999: u64 = 253_402_300_799;
+
 /// A wall-clock instant as MJPEG servers put it in `X-Timestamp` (`SEC.USEC`, Unix epoch),
 /// e.g. the ESP32-CAM firmware's `%d.%06d` or ustreamer's `%.06Lf`.
 ///
@@ -45,9 +48,15 @@ impl Timestamp {
         Self::from_system_time(SystemTime::now())
     }
 
-    /// The same instant as a [`SystemTime`].
+    /// The same instant as a [`SystemTime`]; a timestamp past what `SystemTime` holds (a
+    /// hostile `X-Timestamp: 18446744073709551615`) saturates at the end of year 9999 instead
+    /// of panicking.
     pub fn to_system_time(self) -> SystemTime {
-        UNIX_EPOCH + Duration::new(self.secs, self.micros.min(999_999) * 1000)
+        let since_epoch = Duration::new(self.secs, self.micros.min(999_999) * 1000);
+        UNIX_EPOCH
+            .checked_add(since_epoch)
+            .or_else(|| UNIX_EPOCH.checked_add(Duration::from_secs(END_OF_9999)))
+            .unwrap_or(UNIX_EPOCH)
     }
 
     /// Converts a [`SystemTime`], truncating to microseconds; times before the epoch give
@@ -73,7 +82,7 @@ impl Timestamp {
 
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{:06}", self.secs, self.micros)
+        write!(f, "{}.{:06}", self.secs, self.micros.min(999_999))
     }
 }
 
@@ -151,5 +160,17 @@ mod tests {
         };
         assert_eq!(Timestamp::from_system_time(t.to_system_time()), t);
         assert!(Timestamp::now().secs > 1_700_000_000);
+    }
+
+    #[test]
+    fn huge_timestamps_saturate() {
+        let t = Timestamp::parse("18446744073709551615.999999").unwrap();
+        let end = Timestamp::from_system_time(t.to_system_time());
+        assert_eq!(end.secs, END_OF_9999);
+        let odd = Timestamp {
+            secs: 1,
+            micros: 5_000_000,
+        };
+        assert_eq!(odd.to_string(), "1.999999");
     }
 }

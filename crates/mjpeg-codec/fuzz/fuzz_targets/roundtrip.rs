@@ -7,7 +7,10 @@ use libfuzzer_sys::fuzz_target;
 use mjpeg_codec::{DecoderConfig, MjpegDecoder, MultipartWriter, PartHead, Timestamp};
 use tokio_util::codec::Decoder;
 
-fuzz_target!(|input: (Vec<(Vec<u8>, Option<u64>, u64, u32)>, u16)| {
+/// One frame: JPEG payload between SOI and EOI, frame id, timestamp seconds and microseconds.
+type Frame = (Vec<u8>, Option<u64>, u64, u32);
+
+fuzz_target!(|input: (Vec<Frame>, u16)| {
     let (frames, split) = input;
     let writer = MultipartWriter::default();
     let mut wire = writer.preamble().to_vec();
