@@ -196,14 +196,60 @@ impl Runner {
     fn fail(&mut self, error: SourceError) {
         self.failures = self.failures.saturating_add(1);
         self.snapshot_connection = None;
-        tracing::warn!(%error, kind = ?error.kind(), "camera source error");
-        self.status
-            .update(|s| s.last_error = Some(error.to_string()));
+        let message = with_causes(&error);
+        tracing::warn!(error = %message, kind = ?error.kind(), "camera source error");
+        self.status.update(|s| s.last_error = Some(message));
     }
+}
+
+/// The error's message followed by its causes (`a: b: c`), skipping causes whose text the
+/// message already contains, so the status shows e.g. why an I/O error happened.
+fn with_causes(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut message = error.to_string();
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        let text = inner.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        cause = inner.source();
+    }
+    message
 }
 
 impl Drop for Runner {
     fn drop(&mut self) {
         self.status.update(|s| s.state = SourceState::Stopped);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn causes_are_appended_once() {
+        let ctx = ErrorContext {
+            camera: "cam".into(),
+            url: "http://x/".into(),
+            attempt: 1,
+        };
+        let error = SourceError::Connect {
+            ctx: ctx.clone(),
+            source: std::io::Error::other("refused"),
+        };
+        // Connect's message already contains its source: nothing is repeated.
+        assert_eq!(with_causes(&error), error.to_string());
+        let error = SourceError::Codec {
+            ctx,
+            source: mjpeg_codec::CodecError::Io {
+                offset: Some(7),
+                source: std::io::Error::other("connection reset"),
+            },
+        };
+        let text = with_causes(&error);
+        assert!(text.contains("connection reset"), "{text}");
+        assert_eq!(text.matches("connection reset").count(), 1, "{text}");
     }
 }
