@@ -193,6 +193,9 @@ pub async fn start(mut config: RelayConfig) -> Result<RelayHandle, ConfigError> 
             camera.name()
         );
     }
+    for camera in &state.cameras {
+        tokio::spawn(probe(camera.clone()));
+    }
     tasks.push(tokio::spawn(accept_loop(
         listener,
         state.clone(),
@@ -272,6 +275,28 @@ async fn accept_loop(listener: TcpListener, state: Arc<RelayState>, shutdown: Ca
     {
         tracing::warn!("some connections did not close within 5 s");
     }
+}
+
+/// Tells the user at start-up when a camera cannot be reached, instead of only when the first
+/// viewer arrives. A bare TCP connect, closed at once: it does not take the camera's one stream.
+async fn probe(camera: Arc<Camera>) {
+    let Ok(uri) = camera.config.source.url().parse::<http::Uri>() else {
+        return;
+    };
+    let Some(host) = uri.host() else { return };
+    let port = uri.port_u16().unwrap_or(80);
+    let connect = TcpStream::connect((host, port));
+    let error = match tokio::time::timeout(Duration::from_secs(3), connect).await {
+        Ok(Ok(_)) => return,
+        Ok(Err(error)) => error.to_string(),
+        Err(_) => "no answer within 3 s".to_owned(),
+    };
+    tracing::warn!(
+        camera = %camera.name(),
+        url = camera.config.source.url(),
+        %error,
+        "camera unreachable now; camrelay keeps retrying while viewers watch"
+    );
 }
 
 fn tune_socket(stream: &TcpStream) {
