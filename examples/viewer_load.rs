@@ -158,10 +158,28 @@ async fn viewer_loop(
     out: &mut ViewerOutcome,
 ) -> io::Result<()> {
     let stream = connect(shared, thin).await?;
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .map_err(io::Error::other)?;
-    tokio::spawn(conn);
+    // The connection is driven in this task, next to the body reader: a chunk handed from one
+    // to the other wakes no second task (hyper hands read-to-close bodies over 8 KiB at a time).
+    let session = read_stream(shared, thin, stop, out, sender);
+    tokio::pin!(conn, session);
+    tokio::select! {
+        biased;
+        result = &mut session => result,
+        _ = &mut conn => session.await,
+    }
+}
+
+/// Sends the GET on `sender` and parses the response's parts until `stop`.
+async fn read_stream(
+    shared: &Shared,
+    thin: bool,
+    stop: &mut watch::Receiver<bool>,
+    out: &mut ViewerOutcome,
+    mut sender: hyper::client::conn::http1::SendRequest<Empty<Bytes>>,
+) -> io::Result<()> {
     let authority = shared
         .uri
         .authority()
