@@ -10,8 +10,9 @@ use crate::{jpeg, CodecError, DecoderConfig, Part, PartHeaders};
 
 /// Incremental parser of a `multipart/x-mixed-replace` body into [`Part`]s.
 ///
-/// It honours the [`Decoder`] contract, so `FramedRead` works unchanged; [`crate::MjpegStream`]
-/// adds recovery after skippable errors. It copes with what real cameras send: CRLF or bare LF,
+/// It honours the [`Decoder`] contract, so `FramedRead` works unchanged (but `FramedRead` ends
+/// at the first error, even a recoverable one; [`crate::MjpegStream`] goes on after those).
+/// After an error the decoder itself is ready for the next part. It copes with what real cameras send: CRLF or bare LF,
 /// a preamble or blank line before the first delimiter, garbage between parts, repeated
 /// delimiter lines, header lines without a colon, empty parts, padding after the JPEG, a missing
 /// first delimiter (old ESP32 forks), no `Content-Length` and a boundary that only the stream

@@ -74,7 +74,8 @@ fn corpus() -> Vec<(Option<&'static str>, Vec<u8>)> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(64))]
+    // 256 cases by default; `PROPTEST_CASES=5000 cargo test ...` for a longer run.
+    #![proptest_config(ProptestConfig::default())]
 
     #[test]
     fn split_points_do_not_matter(which in 0usize..5, splits in prop::collection::vec(any::<prop::sample::Index>(), 0..40)) {

@@ -156,3 +156,14 @@ async fn body_stream_over_hyper() {
     .await;
     assert_eq!(parts.len(), 1);
 }
+
+/// Sources box the stream as `dyn Stream + Send` and move it between tasks.
+#[test]
+fn streams_are_send_and_sync() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<MjpegStream<mjpeg_codec::BodyReader<hyper::body::Incoming>>>();
+    send_sync::<MjpegStream<TcpStream>>();
+    send_sync::<MjpegDecoder>();
+    send_sync::<mjpeg_codec::Part>();
+    send_sync::<mjpeg_codec::CodecError>();
+}
