@@ -12,6 +12,8 @@ pub struct MockConfig {
     /// Frames per second the "sensor" captures (and `/stream` sends). Default 30.
     pub fps: f64,
     /// Frame width in pixels. Default 640. `/control?var=framesize` changes it at run time.
+    /// A size that is not one of [`FRAME_SIZES`](crate::FRAME_SIZES) works too; `/status`
+    /// then reports `"framesize": -1`.
     pub width: u32,
     /// Frame height in pixels. Default 480.
     pub height: u32,

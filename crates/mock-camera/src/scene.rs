@@ -357,6 +357,13 @@ mod tests {
     }
 
     #[test]
+    fn scene_and_camera_are_shareable_across_threads() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<Scene>();
+        send_sync::<crate::MockCamera>();
+    }
+
+    #[test]
     fn tiny_and_odd_sizes_work() {
         for (w, h) in [(1, 1), (96, 96), (240, 240), (1280, 720)] {
             let scene = Scene::with_loop_frames(w, h, 50, 1).unwrap();
