@@ -7,7 +7,7 @@
 //! | subscriber ([`Signal::poll_pop`])          | publisher / closer                         |
 //! |--------------------------------------------|--------------------------------------------|
 //! | register waker                              | push item (or store `closed`)              |
-//! | `waiting = true` (Release)                  | **fence(SeqCst)** ([`producer_fence`])     |
+//! | `waiting.swap(true)` (Release)              | **fence(SeqCst)** ([`producer_fence`])     |
 //! | **fence(SeqCst)**                           | if `waiting` (Relaxed) …                   |
 //! | pop again; load `closed`                    | … and `waiting.swap(false)` (Acquire): wake|
 //!
@@ -65,21 +65,23 @@ impl Signal {
             return Poll::Ready(pop());
         }
         self.waker.register(cx.waker());
-        // Release: a publisher that reads `true` with its Acquire swap also sees the waker
-        // registered just above (so `wake` cannot miss it).
-        self.waiting.store(true, Ordering::Release);
+        // A swap, not a store: every write to `waiting` is a read-modify-write, so the writes
+        // form one chain that each RMW extends (no plain store can slip in between; this is also
+        // what lets loom order them). Release: a publisher that reads `true` with its Acquire
+        // swap also sees the waker registered just above (so `wake` cannot miss it).
+        self.waiting.swap(true, Ordering::Release);
         // SeqCst: orders the store of `waiting` before the re-checks below; pairs with
         // `producer_fence` (see module docs).
         fence(Ordering::SeqCst);
         if let Some(item) = pop() {
             // Relaxed: only spares the publisher a wake-up; a stale `true` costs one spurious wake.
-            self.waiting.store(false, Ordering::Relaxed);
+            self.waiting.swap(false, Ordering::Relaxed);
             return Poll::Ready(Some(item));
         }
         // Acquire: as above. Ordered after our `waiting` store by the fence.
         if closed.load(Ordering::Acquire) {
             // Relaxed: as above.
-            self.waiting.store(false, Ordering::Relaxed);
+            self.waiting.swap(false, Ordering::Relaxed);
             return Poll::Ready(pop());
         }
         Poll::Pending

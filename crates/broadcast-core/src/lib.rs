@@ -112,7 +112,10 @@
 //! * `tests/loom.rs` model-checks that handshake (the real `handoff` code on loom's atomics
 //!   and waker) against a queue model with the same Release-push / Acquire-pop ordering as
 //!   `ArrayQueue`: no lost wake-up between publish and recv, none between close and recv, in
-//!   order and without duplicates, and a subscriber dropped mid-publish. loom does not see
+//!   order and without duplicates, and a subscriber dropped mid-publish. (A first version
+//!   cleared `waiting` with plain stores; loom, whose modification order is partial, found
+//!   schedules where the publisher's swap missed a waiter, so every write to `waiting` is now
+//!   a swap.) loom does not see
 //!   inside `arc-swap` or `crossbeam-queue` (not loom-aware); those are covered by their own
 //!   test suites and by this crate's stress tests.
 //!
@@ -141,3 +144,8 @@ pub use subscriber::{Delivery, Subscriber, SubscriberStats};
 pub mod loom_handoff {
     pub use crate::handoff::{producer_fence, Signal};
 }
+
+/// The README's example, run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctest;
