@@ -1,6 +1,6 @@
 //! Where does tract spend its time? Runs a model (default: the embedded YOLOX-Nano) on a
 //! constant input three ways: 1 thread as tract optimises it, 1 thread with yolo-detect's
-//! graph fixes (`graph_fixes::move_softmax_axis_last`), and 2 threads with the fixes,
+//! graph fixes (`graph_fixes`), and 2 threads with the fixes,
 //! interleaved run by run so machine load hits all alike. Prints the median total of each and
 //! the time per operator type (1 thread, with fixes).
 //!
@@ -45,11 +45,17 @@ fn main() -> TractResult<()> {
     }
     let model = tract_onnx::onnx().model_for_read(&mut &bytes[..])?;
     let shape = model.input_fact(0)?.shape.as_concrete_finite()?.unwrap();
-    let model = model
+    let typed = model
         .with_input_fact(0, InferenceFact::dt_shape(f32::datum_type(), shape.clone()))?
-        .into_optimized()?;
-    let mut fixed = model.clone();
-    yolo_detect::graph_fixes::move_softmax_axis_last(&mut fixed)?;
+        .into_typed()?;
+    let model = typed.clone().into_optimized()?;
+    let mut fixed = typed;
+    let pools = yolo_detect::graph_fixes::cascade_max_pools(&mut fixed)?;
+    let mut fixed = fixed.into_optimized()?;
+    let softmaxes = yolo_detect::graph_fixes::move_softmax_axis_last(&mut fixed)?;
+    println!(
+        "graph fixes: {pools} max pools cascaded, {softmaxes} softmaxes moved to the last axis"
+    );
     let mut states = [
         state_for(&model, 1)?,
         state_for(&fixed, 1)?,

@@ -4,7 +4,7 @@ use crate::codec::{decode_jpeg, encode_jpeg, MAX_DIMENSION};
 use crate::decode::{decode_output, Candidate, OutputLayout};
 use crate::error::tract_error;
 use crate::family::{recognise_family, ModelMetadata};
-use crate::graph_fixes::move_softmax_axis_last;
+use crate::graph_fixes::{cascade_max_pools, move_softmax_axis_last};
 use crate::labels::{fit_names, parse_names_dict, COCO_80};
 use crate::preprocess::{Letterbox, PreprocessSpec, Preprocessor};
 use crate::{
@@ -123,12 +123,14 @@ impl Detector {
         let input_shape = [1usize, 3, input_h as usize, input_w as usize];
         let mut typed = model
             .with_input_fact(0, InferenceFact::dt_shape(f32::datum_type(), input_shape))
-            .and_then(|m| m.into_optimized())
+            .and_then(|m| m.into_typed())
             .map_err(|e| load_err(&model_name, e))?;
-        let rewritten = move_softmax_axis_last(&mut typed).map_err(|e| load_err(&model_name, e))?;
-        if rewritten > 0 {
-            tracing::debug!(model = %model_name, rewritten, "softmax moved to the last axis");
-        }
+        let pools = cascade_max_pools(&mut typed).map_err(|e| load_err(&model_name, e))?;
+        let mut typed = typed
+            .into_optimized()
+            .map_err(|e| load_err(&model_name, e))?;
+        let softmaxes = move_softmax_axis_last(&mut typed).map_err(|e| load_err(&model_name, e))?;
+        tracing::debug!(model = %model_name, pools, softmaxes, "graph fixes applied");
         let output_shape: Vec<usize> = typed
             .output_fact(0)
             .ok()

@@ -1,7 +1,9 @@
 //! Rewrites of the optimised tract graph that work around slow paths in tract 0.23.
 
+use std::collections::BTreeMap;
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::ops::change_axes::AxisOp;
+use tract_onnx::tract_core::ops::cnn::{MaxPool, PaddingSpec};
 use tract_onnx::tract_core::ops::nn::Softmax;
 
 /// Makes every single-axis softmax run over the last axis.
@@ -55,6 +57,99 @@ pub fn move_softmax_axis_last(model: &mut TypedModel) -> TractResult<usize> {
     Ok(targets.len())
 }
 
+/// Replaces stride-1 "same" max pools of kernel 9, 13, 17... by chains of 5×5 pools, sharing
+/// the chain between pools of the same input (the SPP block of YOLOX and YOLOv5: pools 5, 9
+/// and 13 become three 5×5 pools in a row, as Ultralytics' SPPF does).
+///
+/// Exact: a max over a 9-wide window is the max over 5-wide windows of 5-wide maxima, and
+/// padded positions never win. Cuts the SPP pooling work from 25+81+169 to 3×25 window
+/// reads per output. Returns how many pools were replaced. Call on the typed model before
+/// `into_optimized`.
+pub fn cascade_max_pools(model: &mut TypedModel) -> TractResult<usize> {
+    // Rewritable pools grouped by input: (node id, number of 5x5 steps, pool op).
+    let mut groups: BTreeMap<OutletId, Vec<(usize, usize, MaxPool)>> = BTreeMap::new();
+    for node in model.nodes() {
+        let Some(op) = node.op_as::<MaxPool>() else {
+            continue;
+        };
+        let Some(steps) = cascade_steps(op) else {
+            continue;
+        };
+        let Some(input) = node.inputs.first() else {
+            continue;
+        };
+        groups
+            .entry(*input)
+            .or_default()
+            .push((node.id, steps, op.clone()));
+    }
+    let mut replaced = 0;
+    for (input, pools) in groups {
+        let Some(longest) = pools.iter().map(|p| p.1).max() else {
+            continue;
+        };
+        if longest < 2 {
+            continue; // only 5x5 pools: nothing to gain
+        }
+        let mut patch = TypedModelPatch::default();
+        let mut wire = patch.tap_model(model, input)?;
+        let mut chain = Vec::with_capacity(longest);
+        let template = &pools[0].2;
+        let rank = template.pool_spec.kernel_shape.len();
+        let five = MaxPool {
+            pool_spec: tract_onnx::tract_core::ops::cnn::PoolSpec {
+                kernel_shape: tvec![5; rank],
+                padding: PaddingSpec::Explicit(tvec![2; rank], tvec![2; rank]),
+                strides: None,
+                dilations: None,
+                ..template.pool_spec.clone()
+            },
+            with_index_outputs: None,
+        };
+        for step in 0..longest {
+            wire = patch.wire_node(
+                format!("maxpool5_cascade_{}_{}", input.node, step),
+                five.clone(),
+                &[wire],
+            )?[0];
+            chain.push(wire);
+        }
+        for (id, steps, _) in &pools {
+            patch.shunt_outside(model, OutletId::new(*id, 0), chain[steps - 1])?;
+            patch.obliterate(*id)?;
+            replaced += 1;
+        }
+        patch.apply(model)?;
+    }
+    Ok(replaced)
+}
+
+/// Number of chained 5×5 pools equal to `op`, if it is a stride-1 "same" max pool with a
+/// square kernel of 5, 9, 13...
+fn cascade_steps(op: &MaxPool) -> Option<usize> {
+    let spec = &op.pool_spec;
+    if op.with_index_outputs.is_some() {
+        return None;
+    }
+    let k = *spec.kernel_shape.first()?;
+    if k < 5 || (k - 1) % 4 != 0 || spec.kernel_shape.iter().any(|&d| d != k) {
+        return None;
+    }
+    let ones = |v: &Option<TVec<usize>>| v.as_ref().is_none_or(|v| v.iter().all(|&x| x == 1));
+    if !ones(&spec.strides) || !ones(&spec.dilations) {
+        return None;
+    }
+    let half = k / 2;
+    let same = match &spec.padding {
+        PaddingSpec::Explicit(b, a) | PaddingSpec::ExplicitOnnxPool(b, a, _) => {
+            b.iter().chain(a.iter()).all(|&p| p == half)
+        }
+        PaddingSpec::SameUpper | PaddingSpec::SameLower => true,
+        PaddingSpec::Valid => false,
+    };
+    same.then_some((k - 1) / 4)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -88,5 +183,48 @@ mod tests {
             }
         }
         assert_eq!(move_softmax_axis_last(&mut model).unwrap(), 0, "idempotent");
+    }
+
+    #[test]
+    fn spp_pools_of_yolox_are_cascaded_with_identical_output() {
+        let typed = tract_onnx::onnx()
+            .model_for_read(&mut &crate::YOLOX_NANO_ONNX[..])
+            .unwrap()
+            .with_input_fact(
+                0,
+                InferenceFact::dt_shape(f32::datum_type(), [1, 3, 416, 416]),
+            )
+            .unwrap()
+            .into_typed()
+            .unwrap();
+        let mut fixed = typed.clone();
+        assert_eq!(cascade_max_pools(&mut fixed).unwrap(), 3);
+        assert_eq!(cascade_max_pools(&mut fixed).unwrap(), 0, "idempotent");
+        let input: Vec<f32> = (0..3 * 416 * 416usize)
+            .map(|i| ((i * 7919) % 256) as f32)
+            .collect();
+        let input = Tensor::from_shape(&[1, 3, 416, 416], &input).unwrap();
+        let run = |m: TypedModel| {
+            let out = m
+                .into_optimized()
+                .unwrap()
+                .into_runnable()
+                .unwrap()
+                .run(tvec!(input.clone().into_tvalue()))
+                .unwrap();
+            out[0]
+                .try_as_plain_ram()
+                .unwrap()
+                .as_slice::<f32>()
+                .unwrap()
+                .to_vec()
+        };
+        let (a, b) = (run(typed), run(fixed));
+        let worst = a
+            .iter()
+            .zip(&b)
+            .map(|(x, y)| (x - y).abs() / x.abs().max(1.0))
+            .fold(0.0, f32::max);
+        assert!(worst < 1e-4, "outputs differ by {worst}");
     }
 }
