@@ -76,7 +76,9 @@ pub struct DetectorConfig {
     pub labels: Option<Vec<String>>,
     /// Quality (1..=100) of the annotated JPEG made by `process_jpeg` [80].
     pub jpeg_quality: u8,
-    /// Inference threads; 0 = one per available core [0].
+    /// Inference threads (tract's multithreaded executor); 0 = auto: one less than the
+    /// available cores, at least 1, leaving a core for the relay's I/O, decode and encode
+    /// (on 2 shared cores a second inference thread measured slower; see docs/benchmarks.md) [0].
     pub threads: usize,
 }
 
@@ -113,10 +115,11 @@ impl DetectorConfig {
         Ok(())
     }
 
-    /// Number of inference threads this config asks for (0 resolved to the core count).
+    /// Number of inference threads this config asks for (0 resolved as documented on
+    /// [`DetectorConfig::threads`]).
     pub fn effective_threads(&self) -> usize {
         if self.threads == 0 {
-            std::thread::available_parallelism().map_or(1, |n| n.get())
+            std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1))
         } else {
             self.threads
         }

@@ -448,6 +448,21 @@ mod tests {
     }
 
     #[test]
+    fn input_tensor_is_reused_between_frames() {
+        let mut d = Detector::default_model(DetectorConfig {
+            threads: 1,
+            ..Default::default()
+        })
+        .unwrap();
+        let image = RgbImage::from_pixel(64, 48, image::Rgb([10, 20, 30]));
+        d.detect(&image).unwrap();
+        let before = Arc::as_ptr(&d.input);
+        d.detect(&image).unwrap();
+        assert_eq!(Arc::strong_count(&d.input), 1, "tract released the input");
+        assert_eq!(Arc::as_ptr(&d.input), before, "no reallocation");
+    }
+
+    #[test]
     fn garbage_model_bytes_are_a_model_error() {
         let e =
             Detector::from_bytes(b"definitely not onnx", DetectorConfig::default()).unwrap_err();

@@ -24,8 +24,9 @@
 //! ```
 //!
 //! Threads: inference uses tract's multithreaded executor with
-//! [`DetectorConfig::threads`] workers (0 = one per core); everything else runs on the
-//! calling thread.
+//! [`DetectorConfig::threads`] workers (0 = all cores but one, at least one); everything else
+//! runs on the calling thread. For a pipeline, the stages are public too: [`decode_jpeg`],
+//! [`Detector::detect`], [`draw_detections`], [`encode_jpeg`].
 
 mod codec;
 mod config;
