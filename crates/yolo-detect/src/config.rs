@@ -60,25 +60,25 @@ impl FromStr for ModelFamily {
     }
 }
 
-/// Settings of a [`Detector`](crate::Detector). `Default` gives the values in brackets.
+/// Settings of a [`Detector`](crate::Detector). `Default` gives the values marked "default".
 #[derive(Debug, Clone, PartialEq)]
 pub struct DetectorConfig {
-    /// Force the model family instead of recognising it from shapes and metadata [None].
+    /// Force the model family instead of recognising it from shapes and metadata (default: None).
     pub family: Option<ModelFamily>,
-    /// Minimum score (objectness × class score where the model has objectness) [0.3].
+    /// Minimum score (objectness × class score where the model has objectness) (default: 0.3).
     pub confidence: f32,
-    /// IoU above which a lower-scored box of the same class is suppressed [0.45].
+    /// IoU above which a lower-scored box of the same class is suppressed (default: 0.45).
     pub iou: f32,
-    /// At most this many detections per frame, best first [100].
+    /// At most this many detections per frame, best first (default: 100).
     pub max_detections: usize,
-    /// Class names, overriding the model's metadata and COCO-80 [None]. See
+    /// Class names, overriding the model's metadata and COCO-80 (default: None). See
     /// [`read_labels_file`](crate::read_labels_file).
     pub labels: Option<Vec<String>>,
-    /// Quality (1..=100) of the annotated JPEG made by `process_jpeg` [80].
+    /// Quality (1..=100) of the annotated JPEG made by `process_jpeg` (default: 80).
     pub jpeg_quality: u8,
     /// Inference threads (tract's multithreaded executor); 0 = auto: one less than the
     /// available cores, at least 1, leaving a core for the relay's I/O, decode and encode
-    /// (on 2 shared cores a second inference thread measured slower; see docs/benchmarks.md) [0].
+    /// (on 2 shared cores a second inference thread measured slower; see docs/benchmarks.md) (default: 0).
     pub threads: usize,
 }
 
