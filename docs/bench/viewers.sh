@@ -13,7 +13,8 @@
 # relay/floor ratios is printed and written to $OUT/table.md.
 #
 # Env: N_LIST, SECONDS_PER (15), WARMUP (2), THIN (2), FPS (30), OUT (target/bench-viewers),
-#      NO_BUILD=1 (use the binaries as they are), WRITE_DOCS=1, LOAD_THREADS (2).
+#      NO_BUILD=1 (use the binaries as they are), WRITE_DOCS=1, LOAD_THREADS (2),
+#      RELAY_ARGS (more camrelay flags, e.g. "--policy drop-oldest --queue 1"), SKIP_FLOOR=1.
 set -euo pipefail
 cd "$(git rev-parse --show-toplevel)"
 
@@ -58,6 +59,7 @@ trap stop_all EXIT
 
 ulimit -n "$(ulimit -Hn)" || true
 for n in $N_LIST; do
+    if [[ -z "${SKIP_FLOOR:-}" ]]; then
     echo "== $n viewers: floor" >&2
     port=$(free_port)
     "$FLOOR" --port "$port" --fps "$FPS" 2>"$OUT/floor-$n.log" >&2 &
@@ -67,6 +69,7 @@ for n in $N_LIST; do
         --seconds "$SECONDS_PER" --warmup "$WARMUP" --threads "$LOAD_THREADS" --pid "$floor_pid" \
         --label floor --json "$OUT/floor-$n.json" >/dev/null
     stop_all
+    fi
 
     echo "== $n viewers: relay" >&2
     mport=$(free_port); rport=$(free_port)
@@ -78,7 +81,7 @@ for n in $N_LIST; do
     PIDS=($!)
     wait_port "$mport"
     RUST_LOG=${RUST_LOG:-warn} "$RELAY" --listen "127.0.0.1:$rport" --camera "cam=http://127.0.0.1:$mport/stream" \
-        --always-on --no-detect >"$OUT/relay-$n.log" 2>&1 &
+        --always-on --no-detect ${RELAY_ARGS:-} >"$OUT/relay-$n.log" 2>&1 &
     relay_pid=$!; PIDS+=("$relay_pid")
     wait_port "$rport"
     sleep 1 # the upstream connects
@@ -91,5 +94,5 @@ done
 python3 docs/bench/viewers_table.py "$OUT" $N_LIST | tee "$OUT/table.md"
 if [[ -n "${WRITE_DOCS:-}" ]]; then
     python3 docs/bench/viewers_table.py --write-docs docs/benchmarks.md \
-        --command "N_LIST=\"$N_LIST\" SECONDS_PER=$SECONDS_PER THIN=$THIN docs/bench/viewers.sh" "$OUT" $N_LIST
+        --command "N_LIST=\"$N_LIST\" SECONDS_PER=$SECONDS_PER THIN=$THIN WRITE_DOCS=1 docs/bench/viewers.sh" "$OUT" $N_LIST
 fi
