@@ -254,6 +254,7 @@ async fn a_camera_restart_keeps_viewers_connected() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn routes_answer_as_documented() {
+    let _serial = SERIAL.lock().await;
     let relay = start_relay(Vec::new(), |c| c.detect = false).await; // the demo camera
     let addr = relay.local_addr();
     let (status, _, body) = get(addr, "/healthz").await;
@@ -277,8 +278,7 @@ async fn routes_answer_as_documented() {
         .to_str()
         .unwrap()
         .starts_with("multipart/x-mixed-replace"));
-    let a = proxy.take(10).await;
-    let b = direct.take(10).await;
+    let (a, b) = tokio::join!(proxy.take(10), direct.take(10));
     let common = a
         .iter()
         .filter(|x| b.iter().any(|y| y.frame_id == x.frame_id))
@@ -323,4 +323,27 @@ async fn routes_answer_as_documented() {
         "viewer count did not return to zero"
     );
     relay.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn esp32_settings_from_the_config_are_applied_when_the_upstream_opens() {
+    let _serial = SERIAL.lock().await;
+    let mock = start_mock(MockConfig::default()).await;
+    let mut camera = camera_for("cam", &mock);
+    camera.esp32.insert("framesize".into(), 5); // QVGA
+    let relay = start_relay(vec![camera], fast_idle).await;
+    let mut viewer = MjpegViewer::connect(relay.local_addr(), "/cams/cam/stream")
+        .await
+        .unwrap();
+    let mut qvga = false;
+    for _ in 0..90 {
+        let part = viewer.next_within(Duration::from_secs(5)).await.unwrap();
+        if mjpeg_codec::jpeg::dimensions(&part.jpeg) == Some((320, 240)) {
+            qvga = true;
+            break;
+        }
+    }
+    assert!(qvga, "framesize=5 was not applied through /control");
+    relay.shutdown().await;
+    mock.shutdown().await;
 }

@@ -104,15 +104,15 @@ fn apply_esp32_settings(camera: &Arc<Camera>) {
     if camera.config.esp32.is_empty() {
         return;
     }
-    let base = camera.config.control_url.clone().or_else(|| {
-        let uri: http::Uri = camera.config.source.url().parse().ok()?;
-        Some(format!("http://{}", uri.host()?))
-    });
-    let Some(base) = base else { return };
+    let control = match &camera.config.control_url {
+        Some(base) => esp32_source::Esp32Control::new(base),
+        // The firmware serves /control on port 80 beside the :81 stream.
+        None => esp32_source::Esp32Control::for_stream_url(camera.config.source.url()),
+    };
     let settings = camera.config.esp32.clone();
     let name = camera.name().to_owned();
     tokio::spawn(async move {
-        let control = match esp32_source::Esp32Control::new(&base) {
+        let control = match control {
             Ok(control) => control,
             Err(error) => {
                 tracing::warn!(camera = %name, %error, "ESP32 control URL unusable");
