@@ -125,11 +125,14 @@ fn decode_channels_first(
         let score = best[i];
         if score >= confidence && score.is_finite() {
             let v = |a: usize| output[a * n + i];
-            out.push(Candidate {
-                class_id: best_class[i],
-                score,
-                bbox: BBox::from_center(v(0), v(1), v(2), v(3)),
-            });
+            let bbox = BBox::from_center(v(0), v(1), v(2), v(3));
+            if bbox.is_finite() {
+                out.push(Candidate {
+                    class_id: best_class[i],
+                    score,
+                    bbox,
+                });
+            }
         }
     }
 }
@@ -164,7 +167,7 @@ fn decode_rows(
                 );
         let score = obj * cls;
         if score >= confidence && score.is_finite() {
-            if let Some(bbox) = to_box(i, row[0], row[1], row[2], row[3]) {
+            if let Some(bbox) = to_box(i, row[0], row[1], row[2], row[3]).filter(BBox::is_finite) {
                 out.push(Candidate {
                     class_id,
                     score,
@@ -330,6 +333,23 @@ mod tests {
         assert!(!decode_output(&[0.0; 5], &layout, 8, 8, 0.3, &mut c));
         let nan = [f32::NAN; 12];
         assert!(decode_output(&nan, &layout, 8, 8, 0.3, &mut c));
+        assert!(c.is_empty());
+        // Good scores but a NaN / infinite box: dropped.
+        let bad_box = [
+            f32::NAN,
+            1.0,
+            1.0,
+            1.0,
+            0.9,
+            0.9,
+            f32::INFINITY,
+            1.0,
+            1.0,
+            1.0,
+            0.9,
+            0.9,
+        ];
+        assert!(decode_output(&bad_box, &layout, 8, 8, 0.3, &mut c));
         assert!(c.is_empty());
     }
 }

@@ -27,6 +27,11 @@ impl BBox {
         }
     }
 
+    /// Whether all four coordinates are finite (no NaN or infinity).
+    pub fn is_finite(&self) -> bool {
+        self.x1.is_finite() && self.y1.is_finite() && self.x2.is_finite() && self.y2.is_finite()
+    }
+
     /// Width (0 for an inverted box).
     pub fn width(&self) -> f32 {
         (self.x2 - self.x1).max(0.0)
