@@ -139,8 +139,19 @@ pub async fn get_streaming(
     addr: SocketAddr,
     path: &str,
 ) -> std::io::Result<(http::StatusCode, http::HeaderMap, Incoming)> {
-    let stream = TcpStream::connect(addr).await?;
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+    get_over(TcpStream::connect(addr).await?, addr, path).await
+}
+
+/// `GET path` over an established connection `io` to `addr`.
+pub async fn get_over<S>(
+    io: S,
+    addr: SocketAddr,
+    path: &str,
+) -> std::io::Result<(http::StatusCode, http::HeaderMap, Incoming)>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(io))
         .await
         .map_err(std::io::Error::other)?;
     tokio::spawn(connection);
@@ -303,19 +314,7 @@ pub async fn thin_viewer(
     let socket = tokio::net::TcpSocket::new_v4()?;
     socket.set_recv_buffer_size(recv_buffer)?;
     let stream = socket.connect(addr).await?;
-    let (mut sender, connection) =
-        hyper::client::conn::http1::handshake(TokioIo::new(Throttled::new(stream, rate)))
-            .await
-            .map_err(std::io::Error::other)?;
-    tokio::spawn(connection);
-    let request = http::Request::get(path)
-        .header(http::header::HOST, addr.to_string())
-        .body(Empty::<Bytes>::new())
-        .map_err(std::io::Error::other)?;
-    let response = sender
-        .send_request(request)
-        .await
-        .map_err(std::io::Error::other)?;
+    let (_, _, body) = get_over(Throttled::new(stream, rate), addr, path).await?;
     let decoder = MjpegDecoder::new(None, DecoderConfig::default());
-    Ok(mjpeg_codec::body_stream(response.into_body(), decoder))
+    Ok(mjpeg_codec::body_stream(body, decoder))
 }

@@ -176,7 +176,7 @@ fn no_cache(headers: &mut http::HeaderMap) {
     );
 }
 
-pub(crate) fn text(status: StatusCode, body: &'static str) -> Response<RelayBody> {
+pub(crate) fn text(status: StatusCode, body: impl Into<bytes::Bytes>) -> Response<RelayBody> {
     let mut response = Response::new(RelayBody::full(body));
     *response.status_mut() = status;
     response.headers_mut().insert(
@@ -211,21 +211,15 @@ pub(crate) fn json<T: serde::Serialize>(value: &T) -> Response<RelayBody> {
 }
 
 fn no_camera(name: &str) -> Response<RelayBody> {
-    let mut response = Response::new(RelayBody::full(format!(
-        "unknown camera {name:?}; see /api/stats for the configured cameras\n"
-    )));
-    *response.status_mut() = StatusCode::NOT_FOUND;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    response
+    text(
+        StatusCode::NOT_FOUND,
+        format!("unknown camera {name:?}; see /api/stats for the configured cameras\n"),
+    )
 }
 
 fn not_found(path: &str) -> Response<RelayBody> {
-    let mut response = Response::new(RelayBody::full(format!(
-        "no route {path:?}; try /, /stream, /cams/NAME/stream, /api/stats\n"
-    )));
-    *response.status_mut() = StatusCode::NOT_FOUND;
-    response
+    text(
+        StatusCode::NOT_FOUND,
+        format!("no route {path:?}; try /, /stream, /cams/NAME/stream, /api/stats\n"),
+    )
 }
