@@ -94,5 +94,5 @@ done
 python3 docs/bench/viewers_table.py "$OUT" $N_LIST | tee "$OUT/table.md"
 if [[ -n "${WRITE_DOCS:-}" ]]; then
     python3 docs/bench/viewers_table.py --write-docs docs/benchmarks.md \
-        --command "N_LIST=\"$N_LIST\" SECONDS_PER=$SECONDS_PER THIN=$THIN WRITE_DOCS=1 docs/bench/viewers.sh" "$OUT" $N_LIST
+        --command "N_LIST=\"$N_LIST\" SECONDS_PER=$SECONDS_PER THIN=$THIN OUT=$OUT${RELAY_ARGS:+ RELAY_ARGS=\"$RELAY_ARGS\"} WRITE_DOCS=1 docs/bench/viewers.sh" "$OUT" $N_LIST
 fi

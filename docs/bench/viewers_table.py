@@ -91,11 +91,21 @@ def table(out, ns):
     return "\n".join(lines)
 
 
-def write_docs(doc, command, body):
+def measured_at(out, ns):
+    """UTC span of the runs, from the JSON files' end times."""
+    walls = [r["wall_unix_s"] for n in ns for label in ("floor", "relay")
+             if (r := load(out, label, n)) and r.get("wall_unix_s")]
+    if not walls:
+        return "unknown time"
+    fmt_t = lambda t: time.strftime("%Y-%m-%d %H:%M", time.gmtime(t))
+    return f"{fmt_t(min(walls))}-{time.strftime('%H:%M', time.gmtime(max(walls)))} UTC"
+
+
+def write_docs(doc, command, body, when):
     cores = os.cpu_count()
     block = "\n".join([
         BEGIN,
-        f"Generated {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {platform.machine()}, "
+        f"Measured {when} on {platform.machine()}, "
         f"{cores} cores, Linux {platform.release()} (load tool on the same machine). Command:",
         "",
         "```sh",
@@ -137,7 +147,7 @@ def main(argv):
     out, ns = argv[0], argv[1:]
     body = table(out, ns)
     if doc:
-        write_docs(doc, command or "docs/bench/viewers.sh", body)
+        write_docs(doc, command or "docs/bench/viewers.sh", body, measured_at(out, ns))
     else:
         print(body)
 
