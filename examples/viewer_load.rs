@@ -637,3 +637,27 @@ fn aggregate(args: &Args, outcomes: &[ViewerOutcome], ws: u32, we: u32, window_s
         viewer_frames,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_rank_quantiles() {
+        let v: Vec<i64> = (1..=100).collect();
+        assert_eq!(quantile(&v, 0.5), Some(50));
+        assert_eq!(quantile(&v, 0.99), Some(99));
+        assert_eq!(quantile(&v, 1.0), Some(100));
+        assert_eq!(quantile(&[7i64], 0.01), Some(7));
+        assert_eq!(quantile::<i64>(&[], 0.5), None);
+    }
+
+    #[test]
+    fn reads_own_cpu_and_memory() {
+        assert!(cpu_ticks("self").is_some());
+        assert!(status_kb("self", "VmRSS").unwrap() > 0);
+        let (busy, total) = machine_ticks().unwrap();
+        assert!(busy <= total);
+        assert_eq!(cpu_ticks("no-such-pid"), None);
+    }
+}
