@@ -30,9 +30,13 @@ pub fn draw_detections(image: &mut RgbImage, detections: &[Detection]) {
     if w == 0 || h == 0 {
         return;
     }
-    // Thicker lines and a 2× font on larger frames.
+    // Labels stay readable on a phone: a 2x font from VGA up, 3x on HD frames.
     let thickness = if w.max(h) >= 960 { 3 } else { 2 };
-    let scale = if w.max(h) >= 960 { 2 } else { 1 };
+    let scale = match w.max(h) {
+        0..=479 => 1,
+        480..=1279 => 2,
+        _ => 3,
+    };
     for d in detections {
         let color = class_color(d.class_id);
         let b = d.bbox.clipped(w as f32, h as f32);
