@@ -8,7 +8,6 @@
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
 
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
@@ -63,11 +62,11 @@ impl Metrics {
         let _ = self.registry.set(registry);
     }
 
-    /// Records one frame's camera-to-relay latency.
-    pub fn observe_latency(&self, camera: &str, latency: Duration) {
+    /// The camera-to-relay latency histogram of one camera (look it up once, observe per frame).
+    pub fn latency_histogram(&self, camera: &str) -> Histogram {
         self.latency
             .get_or_create(&vec![("camera", camera.to_owned())])
-            .observe(latency.as_secs_f64());
+            .clone()
     }
 
     /// The text exposition.

@@ -100,13 +100,18 @@ impl<T> Slot<T> {
     }
 
     /// A snapshot of the counters; `published` is the channel's sequence counter now.
+    pub(crate) fn dropped_total(&self) -> u64 {
+        // Relaxed loads: statistics.
+        self.dropped.load(Ordering::Relaxed) + self.skipped.load(Ordering::Relaxed)
+    }
+
     pub(crate) fn stats(&self, published: u64) -> SubscriberStats {
         // Relaxed loads: statistics; the snapshot is not atomic as a whole.
         let next_expected = self.next_expected.load(Ordering::Relaxed);
         SubscriberStats {
             id: self.id,
             delivered: self.taken.load(Ordering::Relaxed),
-            dropped: self.dropped.load(Ordering::Relaxed) + self.skipped.load(Ordering::Relaxed),
+            dropped: self.dropped_total(),
             queued: self.queue.len(),
             lag: published.saturating_sub(next_expected),
             offered: self.offered.load(Ordering::Relaxed),

@@ -109,6 +109,12 @@ impl<T> Subscriber<T> {
         self.slot.id
     }
 
+    /// Items dropped for this subscriber so far (the `dropped` of [`Subscriber::stats`]),
+    /// cheap enough to read on every receive: two relaxed loads.
+    pub fn dropped(&self) -> u64 {
+        self.slot.dropped_total()
+    }
+
     /// A snapshot of this subscriber's counters.
     pub fn stats(&self) -> SubscriberStats {
         self.slot.stats(self.shared.published())

@@ -44,10 +44,10 @@ pub async fn run(
 ) {
     let span = tracing::info_span!("broadcaster", camera = %camera.name(), id = camera.id);
     let mut supervisor = Supervisor {
+        latency: metrics.latency_histogram(camera.name()),
         camera,
         publisher,
         config,
-        metrics,
         last_publish: Instant::now(),
     };
     async move {
@@ -139,7 +139,8 @@ struct Supervisor {
     camera: Arc<Camera>,
     publisher: broadcast_core::Publisher<crate::frame::SharedFrame>,
     config: SupervisorConfig,
-    metrics: Arc<Metrics>,
+    /// This camera's latency histogram (the metrics family looked up once, not per frame).
+    latency: prometheus_client::metrics::histogram::Histogram,
     /// When a frame (live, keepalive or placeholder) last went out: drives keepalive.
     last_publish: Instant,
 }
@@ -202,7 +203,7 @@ impl Supervisor {
                 .to_system_time()
                 .duration_since(camera_time.to_system_time())
                 .unwrap_or_default();
-            self.metrics.observe_latency(self.camera.name(), latency);
+            self.latency.observe(latency.as_secs_f64());
         }
         let time = frame.camera_time.unwrap_or(frame.received_wall);
         let id = self.camera.next_frame_id.fetch_add(1, Ordering::Relaxed);

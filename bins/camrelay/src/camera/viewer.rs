@@ -103,7 +103,7 @@ impl Viewer {
     /// have it play the oldest frames of the queue, each later than the one before. Frames
     /// skipped for freshness are counted with the age drops, apart from queue-full drops.
     pub fn poll_frame(&mut self, cx: &mut Context<'_>) -> Poll<Option<SharedFrame>> {
-        let dropped = self.subscriber.stats().dropped;
+        let dropped = self.subscriber.dropped();
         if dropped != self.seen_dropped {
             self.seen_dropped = dropped;
             let mut newest = None;
