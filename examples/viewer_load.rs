@@ -503,6 +503,19 @@ struct Report {
     viewer_frames: u64,
 }
 
+/// The latencies (receive time minus `X-Timestamp`, us) of these viewers' frames received in
+/// the window, sorted for quantiles.
+fn sorted_latencies(viewers: &[&ViewerOutcome], in_window: impl Fn(&Rec) -> bool) -> Vec<i64> {
+    let mut latencies: Vec<i64> = viewers
+        .iter()
+        .flat_map(|o| o.recs.iter())
+        .filter(|r| in_window(r) && r.latency_us != i32::MIN)
+        .map(|r| i64::from(r.latency_us))
+        .collect();
+    latencies.sort_unstable();
+    latencies
+}
+
 fn aggregate(args: &Args, outcomes: &[ViewerOutcome], ws: u32, we: u32, window_s: f64) -> Report {
     let in_window = |r: &Rec| r.recv_us >= ws && r.recv_us < we;
     let normal: Vec<&ViewerOutcome> = outcomes.iter().filter(|o| !o.thin && o.connected).collect();
@@ -526,16 +539,7 @@ fn aggregate(args: &Args, outcomes: &[ViewerOutcome], ws: u32, we: u32, window_s
     thin_fps.sort_by(f64::total_cmp);
 
     // Latency of normal viewers.
-    let mut latency: Vec<i64> = normal
-        .iter()
-        .flat_map(|o| {
-            o.recs
-                .iter()
-                .filter(|r| in_window(r) && r.latency_us != i32::MIN)
-        })
-        .map(|r| i64::from(r.latency_us))
-        .collect();
-    latency.sort_unstable();
+    let latency = sorted_latencies(&normal, in_window);
 
     // Sync spread: per frame id, earliest and latest receive among normal viewers; frames
     // whose earliest receive lies in the window.
@@ -586,16 +590,7 @@ fn aggregate(args: &Args, outcomes: &[ViewerOutcome], ws: u32, we: u32, window_s
     }
 
     // Thin viewers' frame age (their latency), in the window (which starts after warm-up).
-    let mut thin_age: Vec<i64> = thin
-        .iter()
-        .flat_map(|o| {
-            o.recs
-                .iter()
-                .filter(|r| in_window(r) && r.latency_us != i32::MIN)
-        })
-        .map(|r| i64::from(r.latency_us))
-        .collect();
-    thin_age.sort_unstable();
+    let thin_age = sorted_latencies(&thin, in_window);
 
     let errors: Vec<&str> = outcomes
         .iter()
