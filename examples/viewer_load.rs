@@ -11,7 +11,9 @@
 //! a warm-up): viewers connected, per-viewer fps (min/median), latency p50/p99/max (receive
 //! wall time minus `X-Timestamp`), sync spread per frame id (latest minus earliest receive
 //! across the normal viewers), the frame age of "thin" viewers (128 KiB receive buffer,
-//! reading 400 KB/s) and, with `--pid`, the server's CPU (utime+stime from `/proc/PID/stat`)
+//! reading 400 KB/s: `--thin-reads smooth`, the default, reads at most 20 KB at a time as a
+//! thin link delivers them; `bursty` reads whatever the socket holds, up to hyper's read
+//! buffer, then sleeps as long as those bytes take at 400 KB/s) and, with `--pid`, the server's CPU (utime+stime from `/proc/PID/stat`)
 //! per viewer-frame, its CPU % and RSS. The parts are parsed by `mjpeg-codec`'s decoder over a
 //! hyper HTTP/1 client, so chunked (camrelay) and read-to-close (the floor) bodies both work.
 //!
@@ -77,6 +79,18 @@ struct Args {
     /// Reading rate of a thin viewer, bytes per second.
     #[arg(long, default_value_t = 400_000)]
     thin_rate: u64,
+    /// How a thin viewer reads.
+    #[arg(long, value_enum, default_value = "smooth")]
+    thin_reads: ThinReads,
+}
+
+/// How a thin viewer reads its 400 KB/s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ThinReads {
+    /// Token bucket: reads of at most `rate / 20` bytes as the rate allows (a thin link).
+    Smooth,
+    /// Reads everything the socket holds, then sleeps for as long as it takes at the rate.
+    Bursty,
 }
 
 /// One received part: 16 bytes, so 2000 viewers x 30 fps x 30 s stay under 30 MB.
@@ -99,6 +113,10 @@ struct ViewerOutcome {
     recs: Vec<Rec>,
 }
 
+/// A viewer's connection: a plain socket, or one read through a token bucket.
+trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Io for T {}
+
 /// State shared by all viewer tasks.
 struct Shared {
     start: Instant,
@@ -109,6 +127,7 @@ struct Shared {
     failed: AtomicUsize,
     thin_rcvbuf: u32,
     thin_rate: u64,
+    thin_reads: ThinReads,
 }
 
 impl Shared {
@@ -158,7 +177,15 @@ async fn viewer_loop(
     out: &mut ViewerOutcome,
 ) -> io::Result<()> {
     let stream = connect(shared, thin).await?;
-    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+    let io: Box<dyn Io> = if thin && shared.thin_reads == ThinReads::Smooth {
+        Box::new(camrelay_suite::Throttled::new(
+            stream,
+            shared.thin_rate as f64,
+        ))
+    } else {
+        Box::new(stream)
+    };
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
         .await
         .map_err(io::Error::other)?;
     // The connection is driven in this task, next to the body reader: a chunk handed from one
@@ -259,7 +286,7 @@ async fn read_stream(
                 Err(err) => return Err(io::Error::other(err)),
             }
         }
-        if thin {
+        if thin && shared.thin_reads == ThinReads::Bursty {
             let now = Instant::now();
             paced_until =
                 paced_until.max(now) + byte_time * u32::try_from(data.len()).unwrap_or(u32::MAX);
@@ -368,6 +395,7 @@ async fn run(args: Args, nofile: u64) -> io::Result<()> {
         failed: AtomicUsize::new(0),
         thin_rcvbuf: args.thin_rcvbuf,
         thin_rate: args.thin_rate,
+        thin_reads: args.thin_reads,
     });
     let (stop_tx, stop_rx) = watch::channel(false);
 
@@ -445,6 +473,10 @@ async fn run(args: Args, nofile: u64) -> io::Result<()> {
     obj.insert("url".into(), json!(args.url.to_string()));
     obj.insert("viewers_requested".into(), json!(args.viewers));
     obj.insert("thin_requested".into(), json!(args.thin));
+    obj.insert(
+        "thin_reads".into(),
+        json!(format!("{:?}", args.thin_reads).to_lowercase()),
+    );
     obj.insert("ramp_s".into(), json!((ramp_s * 100.0).round() / 100.0));
     obj.insert(
         "window_s".into(),

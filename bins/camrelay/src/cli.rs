@@ -53,6 +53,10 @@ pub struct Args {
     /// Disconnect a viewer that accepted no bytes for this long (seconds).
     #[arg(long, default_value_t = 10.0, value_name = "SECS")]
     pub write_timeout: f64,
+    /// Do not pace viewers on slow links (by default a viewer that falls behind gets its next
+    /// frame only once it has read what it was sent, so its frames stay fresh).
+    #[arg(long)]
+    pub no_pacing: bool,
     /// Most viewers over all cameras (0 = unlimited); beyond it viewers get 503.
     #[arg(long, default_value_t = 0)]
     pub max_viewers: usize,
@@ -91,6 +95,7 @@ impl Args {
             always_on: self.always_on,
             max_frame_age: seconds("--max-frame-age", self.max_frame_age)?,
             write_timeout: seconds("--write-timeout", self.write_timeout)?,
+            pace_slow_viewers: !self.no_pacing,
             header_read_timeout: seconds("--header-read-timeout", self.header_read_timeout)?,
             max_viewers: self.max_viewers,
             max_viewers_per_camera: self.max_viewers_per_camera,

@@ -83,6 +83,8 @@ pub struct RelayConfig {
     pub max_frame_age: Duration,
     /// A viewer that accepts no bytes for this long is disconnected.
     pub write_timeout: Duration,
+    /// Pace viewers that fall behind on slow links (see [`crate::pacing`]).
+    pub pace_slow_viewers: bool,
     /// How long a client may take to send its request head.
     pub header_read_timeout: Duration,
     /// Largest request head accepted, in bytes.
@@ -112,6 +114,7 @@ impl Default for RelayConfig {
             always_on: false,
             max_frame_age: Duration::from_secs(1),
             write_timeout: Duration::from_secs(10),
+            pace_slow_viewers: true,
             header_read_timeout: Duration::from_secs(5),
             max_header_size: 16 * 1024,
             max_viewers: 0,

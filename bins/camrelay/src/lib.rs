@@ -25,4 +25,5 @@ pub mod error;
 pub mod frame;
 pub mod http;
 pub mod metrics;
+pub mod pacing;
 pub mod server;

@@ -58,9 +58,25 @@ impl RelayState {
 #[derive(Default)]
 pub struct ConnInfo {
     camera: OnceLock<Arc<Camera>>,
+    /// The connection's socket, for pacing a viewer on a slow link (`None` in tests that build
+    /// a `ConnInfo` without one).
+    fd: Option<std::os::fd::RawFd>,
 }
 
 impl ConnInfo {
+    /// Information about the connection on socket `fd`.
+    pub fn new(fd: Option<std::os::fd::RawFd>) -> Self {
+        ConnInfo {
+            camera: OnceLock::new(),
+            fd,
+        }
+    }
+
+    /// A pacer for a viewer on this connection (see [`crate::pacing`]).
+    pub fn pacer(&self) -> Option<crate::pacing::Pacer> {
+        self.fd.and_then(crate::pacing::Pacer::new)
+    }
+
     /// Records that this connection is a viewer of `camera` (for eviction counts).
     pub fn watching(&self, camera: &Arc<Camera>) {
         let _ = self.camera.set(camera.clone());
@@ -232,10 +248,11 @@ async fn accept_loop(listener: TcpListener, state: Arc<RelayState>, shutdown: Ca
             _ = shutdown.cancelled() => break,
         };
         tune_socket(&stream);
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&stream);
         let mut io = TimeoutStream::new(stream);
         io.set_write_timeout(Some(state.config.write_timeout));
         let io = TokioIo::new(Box::pin(io));
-        let conn_info = Arc::new(ConnInfo::default());
+        let conn_info = Arc::new(ConnInfo::new(Some(fd)));
         let service = {
             let state = state.clone();
             let conn_info = conn_info.clone();

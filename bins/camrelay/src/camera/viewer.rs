@@ -90,6 +90,11 @@ impl Viewer {
         })
     }
 
+    /// Frames dropped for this viewer so far because its queue was full.
+    pub fn dropped(&self) -> u64 {
+        self.subscriber.dropped()
+    }
+
     /// The camera watched.
     pub fn camera(&self) -> &Arc<Camera> {
         &self.camera
@@ -142,7 +147,13 @@ impl Viewer {
         }
     }
 
-    fn count_stale(&self, frames: u64) {
+    /// Whether `frame` is young enough to send (the `--max-frame-age` bound).
+    pub fn is_fresh(&self, frame: &SharedFrame) -> bool {
+        frame.published_at.elapsed() <= self.max_age
+    }
+
+    /// Counts `frames` skipped for freshness (with the age drops).
+    pub fn count_stale(&self, frames: u64) {
         if frames > 0 {
             self.camera
                 .stats

@@ -12,6 +12,7 @@ use hyper::body::{Body, Frame, SizeHint};
 
 use crate::camera::viewer::Viewer;
 use crate::frame::writer;
+use crate::pacing::{PacedViewer, Pacer};
 
 /// A body chunk: three shared buffers written with one `writev`.
 pub type FrameBuf = Chain<Chain<Bytes, Bytes>, Bytes>;
@@ -37,10 +38,11 @@ impl RelayBody {
         RelayBody::Full(Some(bytes.into()))
     }
 
-    /// An MJPEG stream for a viewer.
-    pub fn mjpeg(viewer: Viewer) -> Self {
+    /// An MJPEG stream for a viewer; with a pacer, a viewer that falls behind on a slow link
+    /// is paced (see [`crate::pacing`]).
+    pub fn mjpeg(viewer: Viewer, pacer: Option<Pacer>) -> Self {
         RelayBody::Mjpeg(MjpegBody {
-            viewer,
+            viewer: PacedViewer::new(viewer, pacer),
             started: false,
         })
     }
@@ -80,7 +82,7 @@ impl Body for RelayBody {
 /// the shared JPEG and the closing delimiter (sent right after the JPEG, so a browser shows the
 /// frame at once instead of waiting for the next part: crbug 527446).
 pub struct MjpegBody {
-    viewer: Viewer,
+    viewer: PacedViewer,
     started: bool,
 }
 
@@ -90,7 +92,8 @@ impl MjpegBody {
             self.started = true;
             return Poll::Ready(Some(one(writer().preamble())));
         }
-        self.viewer.poll_frame(cx).map(|frame| {
+        let polled = self.viewer.poll_frame(cx);
+        polled.map(|frame| {
             frame.map(|f| {
                 f.head
                     .clone()

@@ -136,7 +136,12 @@ fn mjpeg(
         Ok(viewer) => viewer,
         Err(response) => return *response,
     };
-    let mut response = Response::new(RelayBody::mjpeg(viewer));
+    let pacer = if state.config.pace_slow_viewers {
+        conn.pacer()
+    } else {
+        None
+    };
+    let mut response = Response::new(RelayBody::mjpeg(viewer, pacer));
     let headers = response.headers_mut();
     if let Ok(value) = HeaderValue::from_str(crate::frame::writer().content_type()) {
         headers.insert(header::CONTENT_TYPE, value);
