@@ -18,8 +18,8 @@ use tokio_tungstenite::WebSocketStream;
 use super::body::RelayBody;
 use super::{admit, text};
 use crate::camera::stats::ViewerKind;
-use crate::camera::viewer::Viewer;
 use crate::camera::Camera;
+use crate::pacing::PacedViewer;
 use crate::server::{ConnInfo, RelayState};
 
 /// Largest message a client may send (it has nothing to say beyond small control text).
@@ -62,6 +62,12 @@ pub(super) fn upgrade(
     };
     let on_upgrade = hyper::upgrade::on(&mut req);
     let write_timeout = state.config.write_timeout;
+    let pacer = if state.config.pace_slow_viewers {
+        conn.pacer()
+    } else {
+        None
+    };
+    let viewer = PacedViewer::new(viewer, pacer);
     let stream_name = if kind.is_detect() { "detect" } else { "raw" };
     tokio::spawn(async move {
         match on_upgrade.await {
@@ -93,7 +99,7 @@ pub(super) fn upgrade(
 
 async fn serve<S>(
     ws: WebSocketStream<S>,
-    mut viewer: Viewer,
+    mut viewer: PacedViewer,
     stream_name: &'static str,
     write_timeout: Duration,
 ) where
@@ -103,7 +109,7 @@ async fn serve<S>(
     let mut ping = tokio::time::interval(PING_EVERY);
     ping.reset();
     let mut last_heard = Instant::now();
-    let camera = viewer.camera().clone();
+    let camera = viewer.viewer().camera().clone();
     let close = loop {
         tokio::select! {
             frame = viewer.next_frame() => {

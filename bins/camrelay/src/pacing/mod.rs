@@ -216,6 +216,16 @@ impl PacedViewer {
         }
     }
 
+    /// Waits for the next frame to send (`None` once the broadcast ended).
+    pub async fn next_frame(&mut self) -> Option<SharedFrame> {
+        std::future::poll_fn(|cx| self.poll_frame(cx)).await
+    }
+
+    /// The viewer paced.
+    pub fn viewer(&self) -> &Viewer {
+        &self.viewer
+    }
+
     fn note_drops(&mut self) {
         let dropped = self.viewer.dropped();
         if dropped != self.seen_dropped {
