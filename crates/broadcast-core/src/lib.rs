@@ -127,6 +127,8 @@ mod error;
 mod handle;
 mod handoff;
 mod publisher;
+mod ring;
+mod seq_queue;
 mod shared;
 mod slot;
 mod subscriber;

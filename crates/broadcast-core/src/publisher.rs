@@ -1,19 +1,24 @@
 //! The producing end of a channel.
 
 use std::fmt;
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use crate::handoff::producer_fence;
+use crate::seq_queue::Pushed;
 use crate::shared::Shared;
-use crate::slot::Offer;
 use crate::sync::Ordering;
-use crate::{Config, Delivery, Handle, Subscriber};
+use crate::{Config, Handle, Subscriber};
 
 /// The single producer of a channel. Not `Clone`; dropping it closes the channel (subscribers
 /// drain what is queued, then get `None`).
 pub struct Publisher<T> {
     /// The channel, through the same handle HTTP handlers get from [`Publisher::handle`].
     handle: Handle<T>,
+    /// Set while a `publish` runs. The subscriber queues have a single producer; `publish`
+    /// takes `&self`, so this flag serialises the (unusual) case of several threads calling it
+    /// at once. The one publishing thread finds it clear: one uncontended swap per publish.
+    publishing: AtomicBool,
 }
 
 /// What one [`Publisher::publish`] did.
@@ -33,41 +38,63 @@ impl<T: Clone + Send + Sync + 'static> Publisher<T> {
     pub fn new(config: Config) -> Self {
         Self {
             handle: Handle::from_shared(Arc::new(Shared::new(config))),
+            publishing: AtomicBool::new(false),
         }
     }
 
-    /// Offers `item` to every current subscriber (one clone each). Never blocks, never awaits,
-    /// takes no lock; wakes only subscribers that are waiting.
+    /// Offers `item` to every current subscriber. Never blocks, never awaits, takes no lock;
+    /// wakes only subscribers that are waiting. The item is stored once (subscribers clone it
+    /// when they receive it); with no subscriber it is dropped at once.
     pub fn publish(&self, item: T) -> PublishReport {
+        // Acquire/Release: a second thread publishing at once waits here for the first one's
+        // pushes to be complete and visible (never for a subscriber).
+        while self.publishing.swap(true, Ordering::Acquire) {
+            std::hint::spin_loop();
+        }
+        let report = self.publish_alone(item);
+        self.publishing.store(false, Ordering::Release);
+        report
+    }
+
+    /// `publish`, with no other thread publishing.
+    fn publish_alone(&self, item: T) -> PublishReport {
         let shared = self.handle.shared();
         // Relaxed: uniqueness of sequence numbers is all that is needed; the items reach
-        // subscribers through the queues, whose push/pop publish them.
+        // subscribers through the ring and the queues, which publish them.
         let seq = shared.published.fetch_add(1, Ordering::Relaxed);
-        let registry = shared.registry.load();
         let mut report = PublishReport {
             seq,
             delivered: 0,
             dropped: 0,
         };
-        for slot in registry.iter() {
-            match slot.offer(Delivery {
-                seq,
-                item: item.clone(),
-            }) {
-                Offer::Queued => report.delivered += 1,
-                Offer::Refused => report.dropped += 1,
-                Offer::Evicted => {
+        let registry = shared.registry.load();
+        if registry.is_empty() {
+            return report;
+        }
+        // The item goes into the ring before its sequence number goes into any queue, so a
+        // subscriber that pops the number finds the item (the queue's Release push / Acquire
+        // pop orders the two).
+        let ring = shared.ring_for_publish();
+        ring.store(seq, item);
+        for slot in registry.iter().filter(|slot| slot.is_active()) {
+            match slot.offer(seq) {
+                Pushed::Queued => report.delivered += 1,
+                Pushed::Refused => report.dropped += 1,
+                Pushed::Evicted => {
                     report.delivered += 1;
                     report.dropped += 1;
                 }
             }
         }
-        if !registry.is_empty() {
-            // One fence for the whole round instead of one per subscriber (see `handoff`).
-            producer_fence();
-            for slot in registry.iter() {
-                slot.signal.wake_if_waiting();
-            }
+        // One fence for the whole round instead of one per subscriber (see `handoff`).
+        producer_fence();
+        for slot in registry.iter() {
+            slot.signal.0.wake_if_waiting();
+        }
+        if shared.live_after_store() == 0 {
+            // The last subscriber left during this publish, after clearing the ring: do not
+            // keep the item alive for nobody.
+            ring.forget(seq);
         }
         report
     }

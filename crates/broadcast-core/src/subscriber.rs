@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::thread::{self, Thread};
 
+use crate::ring::Block;
 use crate::shared::Shared;
 use crate::slot::Slot;
 use crate::TryRecvError;
@@ -45,36 +46,58 @@ pub struct SubscriberStats {
 /// A receiver with its own bounded queue. Dropping it unsubscribes (safe at any moment, even
 /// in the middle of a publish).
 pub struct Subscriber<T> {
-    /// The channel, for the closed flag, the sequence counter and unsubscribing.
+    /// The channel, for the closed flag, the sequence counter, the ring and unsubscribing.
     shared: Arc<Shared<T>>,
     /// This subscriber's queue and counters, also held by the registry while registered.
-    slot: Arc<Slot<T>>,
+    slot: Arc<Slot>,
+    /// The block of the ring the last item came from: the next items are read from it without
+    /// touching the ring. Let go when the subscriber waits, so an idle subscriber pins nothing.
+    block: Option<Arc<Block<T>>>,
     /// False when made after the close (never entered the registry).
     registered: bool,
 }
 
 impl<T> Subscriber<T> {
-    pub(crate) fn new(shared: Arc<Shared<T>>, slot: Arc<Slot<T>>, registered: bool) -> Self {
+    pub(crate) fn new(shared: Arc<Shared<T>>, slot: Arc<Slot>, registered: bool) -> Self {
         Self {
             shared,
             slot,
+            block: None,
             registered,
         }
     }
 
-    /// The next item; `None` once the publisher is gone and the queue is drained.
+    /// The subscriber's id, unique within the channel.
+    pub fn id(&self) -> u64 {
+        self.slot.id
+    }
+
+    /// Items dropped for this subscriber so far (the `dropped` of [`Subscriber::stats`]),
+    /// cheap enough to read on every receive: two relaxed loads.
+    pub fn dropped(&self) -> u64 {
+        self.slot.dropped_total()
+    }
+
+    /// A snapshot of this subscriber's counters.
+    pub fn stats(&self) -> SubscriberStats {
+        self.slot.stats(self.shared.published())
+    }
+}
+
+impl<T: Clone> Subscriber<T> {
+    /// The next item; `None` once the publisher is gone and the queue drained.
     pub async fn recv(&mut self) -> Option<Delivery<T>> {
         std::future::poll_fn(|cx| self.poll_recv(cx)).await
     }
 
     /// The next item if one is queued, without waiting.
     pub fn try_recv(&mut self) -> Result<Delivery<T>, TryRecvError> {
-        if let Some(delivery) = self.pop() {
+        if let Some(delivery) = self.take_next() {
             return Ok(delivery);
         }
         if self.shared.is_closed() {
             // Re-check: items pushed before the close are visible after the Acquire load.
-            return self.pop().ok_or(TryRecvError::Closed);
+            return self.take_next().ok_or(TryRecvError::Closed);
         }
         Err(TryRecvError::Empty)
     }
@@ -94,34 +117,25 @@ impl<T> Subscriber<T> {
 
     /// Polls for the next item, registering `cx`'s waker when there is none.
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Delivery<T>>> {
-        let slot = &self.slot;
+        let Self {
+            shared,
+            slot,
+            block,
+            ..
+        } = self;
         let polled = slot
             .signal
-            .poll_pop(&self.shared.closed, cx, || slot.queue.pop());
-        if let Poll::Ready(Some(delivery)) = &polled {
-            slot.note_taken(delivery.seq);
+            .0
+            .poll_pop(&shared.closed, cx, || take_next(shared, slot, block));
+        if polled.is_pending() {
+            *block = None;
         }
         polled
     }
 
-    /// The subscriber's id, unique within the channel.
-    pub fn id(&self) -> u64 {
-        self.slot.id
-    }
-
-    /// Items dropped for this subscriber so far (the `dropped` of [`Subscriber::stats`]),
-    /// cheap enough to read on every receive: two relaxed loads.
-    pub fn dropped(&self) -> u64 {
-        self.slot.dropped_total()
-    }
-
-    /// A snapshot of this subscriber's counters.
-    pub fn stats(&self) -> SubscriberStats {
-        self.slot.stats(self.shared.published())
-    }
-
-    /// Pops everything queued and returns only the newest item (`None` if nothing is queued),
-    /// to skip stale frames; the others count as dropped.
+    /// Pops everything queued and returns only the newest item, to skip stale frames; the
+    /// others count as dropped. `None` if nothing is queued (or, after a long stall, if even
+    /// the newest queued item was already overwritten in the ring; see the crate docs).
     pub fn drain_to_latest(&mut self) -> Option<Delivery<T>> {
         let mut latest = self.slot.queue.pop()?;
         let mut skipped = 0;
@@ -129,29 +143,59 @@ impl<T> Subscriber<T> {
             latest = newer;
             skipped += 1;
         }
+        let item = item_of(&self.shared, &mut self.block, latest);
+        if item.is_none() {
+            skipped += 1;
+        }
         if skipped > 0 {
             self.slot.note_skipped(skipped);
         }
-        self.slot.note_taken(latest.seq);
-        Some(latest)
+        let item = item?;
+        self.slot.note_taken(latest);
+        Some(Delivery { seq: latest, item })
     }
 
-    fn pop(&mut self) -> Option<Delivery<T>> {
-        let delivery = self.slot.queue.pop()?;
-        self.slot.note_taken(delivery.seq);
-        Some(delivery)
+    fn take_next(&mut self) -> Option<Delivery<T>> {
+        take_next(&self.shared, &self.slot, &mut self.block)
     }
+}
+
+/// Pops sequence numbers until one whose item is still in the ring (the others count as
+/// dropped); `None` when the queue is empty.
+fn take_next<T: Clone>(
+    shared: &Shared<T>,
+    slot: &Slot,
+    block: &mut Option<Arc<Block<T>>>,
+) -> Option<Delivery<T>> {
+    loop {
+        let seq = slot.queue.pop()?;
+        if let Some(item) = item_of(shared, block, seq) {
+            slot.note_taken(seq);
+            return Some(Delivery { seq, item });
+        }
+        slot.note_skipped(1);
+    }
+}
+
+/// A clone of item `seq`: from `block` if it holds it, else from the ring (keeping its block
+/// in `block`); `None` if its block has left the ring.
+fn item_of<T: Clone>(shared: &Shared<T>, block: &mut Option<Arc<Block<T>>>, seq: u64) -> Option<T> {
+    if let Some(held) = block.as_ref().filter(|held| held.covers(seq)) {
+        return held.get(seq);
+    }
+    *block = shared.ring.load().block(seq);
+    block.as_ref()?.get(seq)
 }
 
 impl<T> Drop for Subscriber<T> {
     fn drop(&mut self) {
         if self.registered {
-            self.shared.unregister(self.slot.id);
+            self.shared.unregister(&self.slot);
         }
     }
 }
 
-impl<T> futures_core::Stream for Subscriber<T> {
+impl<T: Clone> futures_core::Stream for Subscriber<T> {
     type Item = Delivery<T>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use broadcast_core::{Config, Policy, Publisher, TryRecvError};
 
-fn drain<T>(subscriber: &mut broadcast_core::Subscriber<T>) -> Vec<u64> {
+fn drain<T: Clone>(subscriber: &mut broadcast_core::Subscriber<T>) -> Vec<u64> {
     std::iter::from_fn(|| subscriber.try_recv().ok())
         .map(|d| d.seq)
         .collect()
@@ -144,15 +144,28 @@ fn dropping_a_subscriber_unsubscribes_and_frees_its_queue() {
     for _ in 0..3 {
         publisher.publish(item.clone());
     }
-    assert_eq!(Arc::strong_count(&item), 1 + 100 * 3);
-    assert_eq!(publisher.subscriber_count(), 100);
+    // Each item is stored once, in the channel's ring; queues hold sequence numbers.
+    assert_eq!(Arc::strong_count(&item), 1 + 3);
+    let mut late = publisher.subscribe();
+    let mut subscribers = subscribers;
+    let got = subscribers[0].try_recv().unwrap();
+    assert_eq!(
+        Arc::strong_count(&item),
+        1 + 3 + 1,
+        "a receiver clones its item"
+    );
+    drop(got);
+    assert!(late.try_recv().is_err(), "joined after the publishes");
+    assert_eq!(publisher.subscriber_count(), 101);
     drop(subscribers);
+    assert_eq!(Arc::strong_count(&item), 1 + 3, "one subscriber left");
+    drop(late);
     assert_eq!(publisher.subscriber_count(), 0);
     assert_eq!(publisher.handle().subscriber_stats().len(), 0);
     assert_eq!(
         Arc::strong_count(&item),
         1,
-        "queued items freed with their subscribers"
+        "stored items freed when the last subscriber leaves"
     );
     assert_eq!(publisher.publish(item.clone()).delivered, 0);
     assert_eq!(Arc::strong_count(&item), 1);
