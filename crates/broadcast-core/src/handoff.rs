@@ -18,7 +18,7 @@
 //!
 //! `tests/loom.rs` model-checks exactly this module (with loom's atomics and waker swapped in
 //! through [`crate::sync`]) against a queue model that publishes with a Release store and pops
-//! with an Acquire load, as `crossbeam_queue::ArrayQueue` does.
+//! with an Acquire load, as the crate's sequence queues (`seq_queue`) do.
 
 use std::task::{Context, Poll};
 

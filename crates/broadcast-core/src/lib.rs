@@ -9,7 +9,8 @@
 //! on an async runtime: `recv` is a plain future, [`Subscriber`] is a `futures_core::Stream`,
 //! and [`Subscriber::recv_blocking`] serves threads.
 //!
-//! Items are cloned once per subscriber, so use cheap clones (`Arc<_>`, `bytes::Bytes`).
+//! Each item is stored once per publish; a subscriber clones it when it receives it, so use
+//! cheap clones (`Arc<_>`, `bytes::Bytes`).
 //!
 //! ```
 //! use broadcast_core::{Config, Publisher};
@@ -92,32 +93,61 @@
 //! # Counters
 //!
 //! [`Handle::subscriber_stats`] and [`Subscriber::stats`] give, per subscriber: `delivered`
-//! (items it received), `dropped` (lost to its full queue, or skipped by `drain_to_latest`),
+//! (items it received), `dropped` (lost to its full queue, skipped by `drain_to_latest`, or
+//! gone from the channel's store before it got to them; see below),
 //! `queued` (in its queue now), `offered` (items published while it was subscribed) and `lag`
 //! (items published after the newest item it received, or since it subscribed if it has
 //! received none). When the publisher is quiet, `offered == delivered + dropped + queued`.
 //!
 //! # How it works, and what is checked
 //!
-//! * The registry of subscribers is a copy-on-write `Vec` behind `arc_swap::ArcSwap`: the
-//!   publisher reads it without a lock; subscribe/unsubscribe copy, edit and swap it under a
-//!   mutex of their own. A subscriber dropped during a publish is removed from the registry at
-//!   once; the publish may still push into its queue, which is freed with that registry
-//!   snapshot.
-//! * Queues are `crossbeam_queue::ArrayQueue` (`push` for drop-newest, `force_push` for
-//!   drop-oldest).
-//! * The wake-up is a per-subscriber `waiting` flag plus an `atomic_waker::AtomicWaker`, with
+//! * **Items are stored once.** `publish` puts the item in a ring of blocks of consecutive
+//!   sequence numbers (`ArcSwapOption` slots holding `Arc`'d blocks of `OnceLock` cells) and
+//!   pushes only its sequence number into each subscriber's queue. The subscriber clones the
+//!   item out of the block when it receives it, and keeps that block for the next items (one
+//!   `Arc` clone per block, not per item). So the publisher's cost per subscriber is a queue
+//!   push of a `u64`, and the item's refcount is touched by the receiving threads only (as in
+//!   `tokio::sync::broadcast`), instead of bouncing between the publisher's and the
+//!   consumers' cores.
+//! * **How long an item is kept.** Blocks are as long as the default queue (8 to 64 items);
+//!   the ring keeps the block being filled plus at least four queues' worth of items of the
+//!   biggest queue subscribed (at least 16; it grows when a bigger queue subscribes). A
+//!   subscriber that pops a sequence number whose block has already left the ring counts the
+//!   item as **dropped**. Only a subscriber whose queue held an item that long can meet this:
+//!   a drop-newest subscriber that stopped reading (its queue kept old items while the
+//!   publisher went on); it then goes on with fresher items. Drop-oldest queues only ever hold
+//!   the newest items, so they never meet it. When the last subscriber leaves, the ring is
+//!   cleared (memory back to baseline); with no subscriber, `publish` drops the item at once.
+//! * **Queues** are the crate's own bounded single-producer single-consumer queues of `u64`
+//!   (`seq_queue.rs`): each side keeps its index on its own cache line and re-reads the other
+//!   side's index only when its copy says full/empty, so a subscriber that keeps up costs one
+//!   cache-line exchange per batch, not per item. Drop-oldest is the one case where the
+//!   publisher moves the consumer's index (eviction), with a compare-exchange on both sides.
+//!   `publish` takes `&self`, so a flag makes calls from several threads at once take turns
+//!   (one uncontended swap per publish for the usual single publishing thread; it never waits
+//!   for a subscriber).
+//! * **The registry** of subscribers is a copy-on-write `Vec` behind `arc_swap::ArcSwap`: the
+//!   publisher reads it without a lock. Subscribing copies it (leaving gone subscribers out)
+//!   under a writers' mutex; unsubscribing only marks the slot inactive (the publisher skips
+//!   it) and compacts the list once inactive slots are as many as live ones, so a subscriber
+//!   leaving costs O(1) amortised, not a copy of the whole list. The count is kept exactly
+//!   apart. A subscriber dropped during a publish is skipped from then on; its queue (numbers
+//!   only, no items) is freed with the last registry snapshot holding it.
+//! * **Counters** are relaxed atomics written by one side each: `offered` is derived (the
+//!   first sequence number offered to the subscriber, against the channel's count), the
+//!   publisher counts only drops, the subscriber its own receives and skips.
+//! * **Wake-up**: a per-subscriber `waiting` flag plus an `atomic_waker::AtomicWaker`, with
 //!   one SeqCst fence per publish; the argument is in the `handoff` module's source, next to
 //!   each atomic's ordering.
 //! * `tests/loom.rs` model-checks that handshake (the real `handoff` code on loom's atomics
-//!   and waker) against a queue model with the same Release-push / Acquire-pop ordering as
-//!   `ArrayQueue`: no lost wake-up between publish and recv, none between close and recv, in
-//!   order and without duplicates, and a subscriber dropped mid-publish. (A first version
+//!   and waker) against a queue model with the same Release-push / Acquire-pop ordering as the
+//!   sequence queues: no lost wake-up between publish and recv, none between close and recv,
+//!   in order and without duplicates, and a subscriber dropped mid-publish. (A first version
 //!   cleared `waiting` with plain stores; loom, whose modification order is partial, found
 //!   schedules where the publisher's swap missed a waiter, so every write to `waiting` is now
-//!   a swap.) loom does not see
-//!   inside `arc-swap` or `crossbeam-queue` (not loom-aware); those are covered by their own
-//!   test suites and by this crate's stress tests.
+//!   a swap.) loom does not see inside `arc-swap`, the item ring or the sequence queues; those
+//!   are covered by unit tests (including a two-thread queue test) and this crate's stress
+//!   tests.
 //!
 //! [`Handle::subscribed`] and [`Handle::unsubscribed`] wait on an `event_listener::Event`, so
 //! they work on any executor.

@@ -44,7 +44,9 @@ impl<T: Clone + Send + Sync + 'static> Publisher<T> {
 
     /// Offers `item` to every current subscriber. Never blocks, never awaits, takes no lock;
     /// wakes only subscribers that are waiting. The item is stored once (subscribers clone it
-    /// when they receive it); with no subscriber it is dropped at once.
+    /// when they receive it); with no subscriber it is dropped at once. Meant for one
+    /// publishing thread; calls from several threads at once take turns (they never wait for
+    /// a subscriber).
     pub fn publish(&self, item: T) -> PublishReport {
         // Acquire/Release: a second thread publishing at once waits here for the first one's
         // pushes to be complete and visible (never for a subscriber).

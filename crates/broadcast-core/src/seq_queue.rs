@@ -5,8 +5,10 @@
 //! index, which it re-reads only when its copy says "full" (publisher) or "empty" (subscriber).
 //! So a subscriber that is keeping up costs the publisher a store into the buffer and a store
 //! of its index per item, and the two cores exchange cache lines once per batch instead of
-//! once per item (as `crossbeam_queue::ArrayQueue`, a multi-producer multi-consumer queue with
-//! a stamp per slot, has to).
+//! once per item (as `crossbeam_queue::ArrayQueue`, which this replaces, has to: it is a
+//! multi-producer multi-consumer queue with a stamp per slot). Single-producer crates such as
+//! `rtrb` do not let the producer evict the oldest item, which drop-oldest needs, and the
+//! queue here is small and all safe code (atomics only).
 //!
 //! Memory order: the publisher writes the buffer, then its index `tail` with Release; the
 //! subscriber loads `tail` with Acquire before reading the buffer, as in the loom model of the

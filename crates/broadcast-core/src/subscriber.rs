@@ -31,7 +31,9 @@ pub struct SubscriberStats {
     /// the one item a `drain_to_latest` returns).
     pub delivered: u64,
     /// Items it lost: dropped by its full queue (the new item under drop-newest, the oldest
-    /// queued one under drop-oldest), plus those `drain_to_latest` skipped.
+    /// queued one under drop-oldest), plus those `drain_to_latest` skipped, plus queued items
+    /// that the channel no longer stored when the subscriber got to them (only after a long
+    /// stall; see the crate docs).
     pub dropped: u64,
     /// Items in its queue now.
     pub queued: usize,

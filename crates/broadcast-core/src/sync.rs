@@ -1,6 +1,6 @@
 //! The atomics of the wake-up handshake, switched to loom's model-checked versions under
 //! `--cfg loom` (see `tests/loom.rs`). Only the handshake goes through this shim: the registry
-//! (`arc-swap`) and the queues (`crossbeam-queue`) are not loom-aware, so the loom tests drive
+//! (`arc-swap`), the item ring and the sequence queues are not loom-aware, so the loom tests drive
 //! [`crate::handoff`] with a queue model of their own.
 
 #[cfg(loom)]

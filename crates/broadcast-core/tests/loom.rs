@@ -4,12 +4,13 @@
 //!
 //! What is checked: the crate's real handshake code (`Signal::poll_pop`,
 //! `Signal::wake_if_waiting`, `producer_fence`), compiled against loom's atomics, fence and
-//! `AtomicWaker`, driven by a queue model below that makes items visible the way
-//! `crossbeam_queue::ArrayQueue` does (a Release store per push, an Acquire load per pop). loom
+//! `AtomicWaker`, driven by a queue model below that makes items visible the way the crate's
+//! sequence queues (`src/seq_queue.rs`) do (a Release store of the producer's index per push,
+//! an Acquire load of it per pop). loom
 //! explores every interleaving (and the weak-memory outcomes it models) and fails on a lost
 //! wake-up (a consumer parked forever = deadlock), a wrong order, a duplicate, or a leaked
-//! `Arc`. Not checked here: `arc-swap` and `crossbeam-queue` themselves (they are not
-//! loom-aware; `tests/stress.rs` hammers the real ones).
+//! `Arc`. Not checked here: `arc-swap`, the item ring and the sequence queues themselves (they
+//! are not loom-aware; their unit tests and `tests/stress.rs` hammer the real ones).
 #![cfg(loom)]
 #![allow(clippy::unwrap_used)]
 
@@ -22,7 +23,7 @@ use loom::sync::Arc;
 use loom::thread;
 
 /// Single-producer single-consumer model of a subscriber queue holding items `1..=len`.
-/// `published` is advanced by the producer with a Release store (like ArrayQueue's stamp); the
+/// `published` is advanced by the producer with a Release store (like the queues' `tail`); the
 /// consumer reads it with Acquire and remembers how many it took.
 struct ModelQueue {
     published: AtomicUsize,
