@@ -5,11 +5,14 @@
 //! * `publish/<impl>/<n>`: time of one publish/send with `n` subscribers whose queues are
 //!   drained (untimed) after every publish. tokio and async-broadcast store one copy per
 //!   message and let each receiver pay at `recv`, so their send is O(1) in `n`; broadcast-core
-//!   clones into every subscriber's own queue, so its publish is O(n) — the price of per-viewer
-//!   queues and policies.
+//!   also stores the item once but pushes its sequence number into every subscriber's own
+//!   queue, so its publish is O(n) — the price of per-viewer queues and policies.
 //! * `end_to_end/<impl>/1000`: 1000 consumer tasks on a 2-worker multi-thread tokio runtime
 //!   receive 256 items each (queues big enough that nothing is dropped); throughput counts
-//!   deliveries (items × subscribers).
+//!   deliveries (items × subscribers). Every item is a clone of one `Bytes` (so all clones and
+//!   drops hit one refcount).
+//! * `end_to_end_distinct_items/<impl>/1000`: the same with a distinct `Bytes` per item, as a
+//!   camera's frames are.
 //!
 //! Items are `Bytes` of 66 000 bytes, the size of a VGA ESP32-CAM JPEG (cloning `Bytes` does
 //! not copy, so only the refcount traffic shows).
@@ -108,11 +111,21 @@ fn join_all(rt: &tokio::runtime::Runtime, tasks: Vec<tokio::task::JoinHandle<usi
 }
 
 fn end_to_end(c: &mut Criterion) {
-    let mut group = c.benchmark_group("end_to_end");
+    // Every item a clone of ONE `Bytes`: every clone and drop hits one refcount.
+    let item = frame();
+    let shared: Vec<Bytes> = (0..E2E_ITEMS).map(|_| item.clone()).collect();
+    end_to_end_group(c, "end_to_end", &shared);
+    // A distinct `Bytes` per item, as frames from a camera are.
+    let distinct: Vec<Bytes> = (0..E2E_ITEMS).map(|_| frame()).collect();
+    end_to_end_group(c, "end_to_end_distinct_items", &distinct);
+}
+
+/// 1000 consumer tasks on a 2-worker runtime receive `items` (256), published from this thread.
+fn end_to_end_group(c: &mut Criterion, name: &str, items: &[Bytes]) {
+    let mut group = c.benchmark_group(name);
     group.throughput(Throughput::Elements((E2E_ITEMS * E2E_SUBSCRIBERS) as u64));
     group.sample_size(10);
     let rt = runtime();
-    let item = frame();
 
     group.bench_function(BenchmarkId::new("broadcast-core", E2E_SUBSCRIBERS), |b| {
         b.iter_custom(|iters| {
@@ -132,7 +145,7 @@ fn end_to_end(c: &mut Criterion) {
                     })
                     .collect();
                 let start = Instant::now();
-                for _ in 0..E2E_ITEMS {
+                for item in items {
                     publisher.publish(item.clone());
                 }
                 drop(publisher);
@@ -161,7 +174,7 @@ fn end_to_end(c: &mut Criterion) {
                     })
                     .collect();
                 let start = Instant::now();
-                for _ in 0..E2E_ITEMS {
+                for item in items {
                     sender.send(item.clone()).unwrap();
                 }
                 drop(sender);
@@ -191,7 +204,7 @@ fn end_to_end(c: &mut Criterion) {
                     .collect();
                 drop(first);
                 let start = Instant::now();
-                for _ in 0..E2E_ITEMS {
+                for item in items {
                     sender.try_broadcast(item.clone()).unwrap();
                 }
                 drop(sender);

@@ -85,6 +85,7 @@ impl<T> Handle<T> {
             .registry
             .load()
             .iter()
+            .filter(|slot| slot.is_active())
             .map(|slot| slot.stats(published))
             .collect()
     }

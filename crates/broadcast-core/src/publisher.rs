@@ -53,9 +53,9 @@ impl<T: Clone + Send + Sync + 'static> Publisher<T> {
         while self.publishing.swap(true, Ordering::Acquire) {
             std::hint::spin_loop();
         }
-        let report = self.publish_alone(item);
-        self.publishing.store(false, Ordering::Release);
-        report
+        // Cleared on the way out, even if dropping an old item panics inside.
+        let _turn = PublishingTurn(&self.publishing);
+        self.publish_alone(item)
     }
 
     /// `publish`, with no other thread publishing.
@@ -119,6 +119,16 @@ impl<T: Clone + Send + Sync + 'static> Publisher<T> {
     /// The sequence number the next published item will get (= items published so far).
     pub fn next_seq(&self) -> u64 {
         self.handle.published()
+    }
+}
+
+/// Clears [`Publisher`]'s `publishing` flag when dropped.
+struct PublishingTurn<'a>(&'a AtomicBool);
+
+impl Drop for PublishingTurn<'_> {
+    fn drop(&mut self) {
+        // Release: the next publisher (Acquire swap) sees this publish's pushes complete.
+        self.0.store(false, Ordering::Release);
     }
 }
 

@@ -217,4 +217,32 @@ fn subscriber_stats_lists_every_live_subscriber() {
     );
     assert_eq!(handle.published(), 2);
     assert_eq!(publisher.next_seq(), 2);
+    // A subscriber that left is not listed, even before the registry is compacted.
+    let c = handle.subscribe();
+    let c_id = c.id();
+    drop(a);
+    let ids: Vec<_> = handle.subscriber_stats().iter().map(|s| s.id).collect();
+    assert_eq!(ids.len(), 2);
+    assert!(ids.contains(&b.id()) && ids.contains(&c_id));
+}
+
+#[test]
+fn a_stalled_drop_newest_subscriber_finds_its_old_items_gone_and_counts_them() {
+    let publisher = Publisher::new(Config::new(2, Policy::DropNewest));
+    let mut stalled = publisher.subscribe();
+    let mut reader = publisher.subscribe();
+    for i in 0..1000u64 {
+        publisher.publish(Arc::new(i));
+        assert_eq!(*reader.try_recv().unwrap().item, i);
+    }
+    // Its queue still lists 0 and 1, but the channel stopped storing them long ago.
+    assert_eq!(stalled.stats().queued, 2);
+    assert_eq!(stalled.try_recv().unwrap_err(), TryRecvError::Empty);
+    let stats = stalled.stats();
+    assert_eq!((stats.delivered, stats.dropped, stats.queued), (0, 1000, 0));
+    assert_eq!(stats.offered, 1000);
+    // Then it goes on with fresh items.
+    publisher.publish(Arc::new(1000));
+    assert_eq!(*stalled.try_recv().unwrap().item, 1000);
+    assert_eq!(stalled.stats().lag, 0);
 }
