@@ -139,6 +139,12 @@
 //! * **Wake-up**: a per-subscriber `waiting` flag plus an `atomic_waker::AtomicWaker`, with
 //!   one SeqCst fence per publish; the argument is in the `handoff` module's source, next to
 //!   each atomic's ordering.
+//! * **Batching on the receiving side**: a subscriber that finds its queue empty although two
+//!   or more items were published since it last found it empty (the publisher is in a burst)
+//!   yields once to its executor (wakes itself) instead of arming the wake-up, so its next
+//!   poll finds a batch and the publisher is not asked for a wake-up per item. At a steady
+//!   pace (one item per wake-up, a camera) it waits as usual, and each yield needs two more
+//!   publishes, so this never spins.
 //! * `tests/loom.rs` model-checks that handshake (the real `handoff` code on loom's atomics
 //!   and waker) against a queue model with the same Release-push / Acquire-pop ordering as the
 //!   sequence queues: no lost wake-up between publish and recv, none between close and recv,

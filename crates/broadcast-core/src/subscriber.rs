@@ -57,11 +57,15 @@ pub struct Subscriber<T> {
     block: Option<Arc<Block<T>>>,
     /// False when made after the close (never entered the registry).
     registered: bool,
+    /// The channel's `published` when this subscriber last found its queue empty (to tell a
+    /// burst of items from a steady pace, see `poll_recv`).
+    seen_published: u64,
 }
 
 impl<T> Subscriber<T> {
     pub(crate) fn new(shared: Arc<Shared<T>>, slot: Arc<Slot>, registered: bool) -> Self {
         Self {
+            seen_published: shared.published(),
             shared,
             slot,
             block: None,
@@ -123,8 +127,24 @@ impl<T: Clone> Subscriber<T> {
             shared,
             slot,
             block,
+            seen_published,
             ..
         } = self;
+        if let Some(delivery) = take_next(shared, slot, block) {
+            return Poll::Ready(Some(delivery));
+        }
+        // Queue empty. If two or more items were published since the last time it was empty,
+        // the publisher is in a burst: yield once (wake ourselves, back of the executor's
+        // queue) instead of arming the wake-up, so that the next poll finds a batch and the
+        // publisher is spared a wake-up per item. One item or none since then (a camera's
+        // steady pace): wait as usual. Bounded: each yield needs two more publishes.
+        let published = shared.published();
+        let burst = published.wrapping_sub(*seen_published) >= 2;
+        *seen_published = published;
+        if burst {
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
         let polled = slot
             .signal
             .0

@@ -101,3 +101,49 @@ async fn many_consumer_tasks_on_a_multi_thread_runtime() {
         assert_eq!(stats.queued, 0);
     }
 }
+
+/// Counts wake-ups.
+struct CountingWaker(std::sync::atomic::AtomicUsize);
+
+impl std::task::Wake for CountingWaker {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn after_a_burst_an_empty_queue_yields_once_then_waits() {
+    use std::sync::atomic::Ordering::SeqCst;
+    use std::task::{Context, Poll, Waker};
+
+    let counter = std::sync::Arc::new(CountingWaker(0.into()));
+    let waker = Waker::from(counter.clone());
+    let mut cx = Context::from_waker(&waker);
+    let publisher = Publisher::new(Config::default());
+    let mut subscriber = publisher.subscribe();
+
+    // Steady pace (one item since the queue was last empty): plain wait, no self-wake.
+    publisher.publish(0u32);
+    assert!(subscriber.poll_recv(&mut cx).is_ready());
+    assert!(subscriber.poll_recv(&mut cx).is_pending());
+    assert_eq!(counter.0.load(SeqCst), 0);
+    publisher.publish(1);
+    assert_eq!(counter.0.load(SeqCst), 1, "woken by the publish");
+
+    // A burst (two or more since the queue was last empty): one yield, then a real wait.
+    publisher.publish(2);
+    publisher.publish(3);
+    for expected in [1, 2, 3] {
+        match subscriber.poll_recv(&mut cx) {
+            Poll::Ready(Some(delivery)) => assert_eq!(delivery.item, expected),
+            other => panic!("expected item {expected}, got {other:?}"),
+        }
+    }
+    assert!(subscriber.poll_recv(&mut cx).is_pending());
+    assert_eq!(counter.0.load(SeqCst), 2, "yielded: woke itself");
+    assert!(subscriber.poll_recv(&mut cx).is_pending());
+    assert_eq!(counter.0.load(SeqCst), 2, "then waits for the publisher");
+    publisher.publish(4);
+    assert_eq!(counter.0.load(SeqCst), 3);
+    assert_eq!(subscriber.try_recv().unwrap().item, 4);
+}
