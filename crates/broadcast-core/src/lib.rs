@@ -118,6 +118,8 @@
 //!   publisher went on); it then goes on with fresher items. Drop-oldest queues only ever hold
 //!   the newest items, so they never meet it. When the last subscriber leaves, the ring is
 //!   cleared (memory back to baseline); with no subscriber, `publish` drops the item at once.
+//!   A subscriber also holds the block it last read from (at most one block) until it next
+//!   waits for an item or is dropped.
 //! * **Queues** are the crate's own bounded single-producer single-consumer queues of `u64`
 //!   (`seq_queue.rs`): each side keeps its index on its own cache line and re-reads the other
 //!   side's index only when its copy says full/empty, so a subscriber that keeps up costs one
