@@ -14,7 +14,8 @@
 #
 # Env: N_LIST, SECONDS_PER (15), WARMUP (2), THIN (2), FPS (30), OUT (target/bench-viewers),
 #      NO_BUILD=1 (use the binaries as they are), WRITE_DOCS=1, LOAD_THREADS (2),
-#      RELAY_ARGS (more camrelay flags, e.g. "--policy drop-oldest --queue 1"), SKIP_FLOOR=1.
+#      RELAY_ARGS (more camrelay flags, e.g. "--policy drop-oldest --queue 1" or "--no-pacing"),
+#      LOAD_ARGS (more viewer_load flags, e.g. "--thin-reads bursty"), SKIP_FLOOR=1.
 set -euo pipefail
 cd "$(git rev-parse --show-toplevel)"
 
@@ -67,7 +68,7 @@ for n in $N_LIST; do
     wait_port "$port"
     "$LOAD" --url "http://127.0.0.1:$port/stream" --viewers "$n" --thin "$THIN" \
         --seconds "$SECONDS_PER" --warmup "$WARMUP" --threads "$LOAD_THREADS" --pid "$floor_pid" \
-        --label floor --json "$OUT/floor-$n.json" >/dev/null
+        --label floor --json "$OUT/floor-$n.json" ${LOAD_ARGS:-} >/dev/null
     stop_all
     fi
 
@@ -87,12 +88,12 @@ for n in $N_LIST; do
     sleep 1 # the upstream connects
     "$LOAD" --url "http://127.0.0.1:$rport/cams/cam/stream" --viewers "$n" --thin "$THIN" \
         --seconds "$SECONDS_PER" --warmup "$WARMUP" --threads "$LOAD_THREADS" --pid "$relay_pid" \
-        --label relay --json "$OUT/relay-$n.json" >/dev/null
+        --label relay --json "$OUT/relay-$n.json" ${LOAD_ARGS:-} >/dev/null
     stop_all
 done
 
 python3 docs/bench/viewers_table.py "$OUT" $N_LIST | tee "$OUT/table.md"
 if [[ -n "${WRITE_DOCS:-}" ]]; then
     python3 docs/bench/viewers_table.py --write-docs docs/benchmarks.md \
-        --command "N_LIST=\"$N_LIST\" SECONDS_PER=$SECONDS_PER THIN=$THIN OUT=$OUT${RELAY_ARGS:+ RELAY_ARGS=\"$RELAY_ARGS\"} WRITE_DOCS=1 docs/bench/viewers.sh" "$OUT" $N_LIST
+        --command "N_LIST=\"$N_LIST\" SECONDS_PER=$SECONDS_PER THIN=$THIN OUT=$OUT${RELAY_ARGS:+ RELAY_ARGS=\"$RELAY_ARGS\"}${LOAD_ARGS:+ LOAD_ARGS=\"$LOAD_ARGS\"} WRITE_DOCS=1 docs/bench/viewers.sh" "$OUT" $N_LIST
 fi
