@@ -3,8 +3,10 @@
 use std::collections::BTreeMap;
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::ops::change_axes::AxisOp;
-use tract_onnx::tract_core::ops::cnn::{MaxPool, PaddingSpec};
-use tract_onnx::tract_core::ops::nn::Softmax;
+use tract_onnx::tract_core::ops::cnn::{Conv, KernelFormat, MaxPool, PaddingSpec};
+use tract_onnx::tract_core::ops::nn::{DataFormat, Softmax};
+
+use crate::depthwise::DepthwiseConv;
 
 /// Makes every single-axis softmax run over the last axis.
 ///
@@ -55,6 +57,81 @@ pub fn move_softmax_axis_last(model: &mut TypedModel) -> TractResult<usize> {
         patch.apply(model)?;
     }
     Ok(targets.len())
+}
+
+/// Replaces the depthwise convolutions tract would run as its `DepthWiseConv` (NCHW or CHW `f32`,
+/// one channel per group, square kernel, stride 1 or 2, no dilation) by [`DepthwiseConv`].
+///
+/// Same arithmetic up to rounding order. Returns how many convolutions were replaced. Call on
+/// the decluttered model (where batch norms are already folded into the kernels), before
+/// `into_optimized`.
+pub fn use_fast_depthwise(model: &mut TypedModel) -> TractResult<usize> {
+    let targets: Vec<(usize, DepthwiseConv)> = model
+        .nodes()
+        .iter()
+        .filter_map(|node| {
+            let conv = node.op_as::<Conv>()?;
+            let input = model.outlet_fact(*node.inputs.first()?).ok()?;
+            Some((node.id, depthwise_geometry(conv, input)?))
+        })
+        .collect();
+    for (id, op) in &targets {
+        let node = model.node(*id);
+        let name = node.name.clone();
+        let inputs = node.inputs.clone();
+        let mut patch = TypedModelPatch::default();
+        let taps = patch.taps(model, &inputs)?;
+        let wire = patch.wire_node(format!("{name}.fast_depthwise"), op.clone(), &taps)?;
+        patch.shunt_outside(model, OutletId::new(*id, 0), wire[0])?;
+        patch.obliterate(*id)?;
+        patch.apply(model)?;
+    }
+    Ok(targets.len())
+}
+
+/// The [`DepthwiseConv`] equivalent to `conv` on `input`, if it has one.
+fn depthwise_geometry(conv: &Conv, input: &TypedFact) -> Option<DepthwiseConv> {
+    let spec = &conv.pool_spec;
+    let channels = conv.input_channels();
+    let shape = input.shape.as_concrete()?;
+    let rank = shape.len();
+    let plain = conv.q_params.is_none()
+        && input.datum_type == f32::datum_type()
+        && matches!(
+            (spec.data_format, rank),
+            (DataFormat::NCHW, 4) | (DataFormat::CHW, 3)
+        )
+        && conv.kernel_fmt == KernelFormat::OIHW
+        && conv.group > 1
+        && conv.group == channels
+        && conv.output_channels() == channels
+        && shape[rank - 3] == channels;
+    let &[kh, kw] = spec.kernel_shape.as_slice() else {
+        return None;
+    };
+    let strides = spec.strides.clone().unwrap_or_else(|| tvec![1, 1]);
+    let dilations = spec.dilations.clone().unwrap_or_else(|| tvec![1, 1]);
+    let stride = strides[0];
+    if !plain
+        || kh != kw
+        || strides.iter().any(|&s| s != stride)
+        || !(1..=2).contains(&stride)
+        || dilations.iter().any(|&d| d != 1)
+    {
+        return None;
+    }
+    let dims = spec
+        .padding
+        .compute(&shape[rank - 2..], &[kh, kw], &[1, 1], &[stride, stride]);
+    Some(DepthwiseConv {
+        channels,
+        kernel: kh,
+        stride,
+        pad_top: dims[0].pad_before,
+        pad_left: dims[1].pad_before,
+        in_hw: (shape[rank - 2], shape[rank - 1]),
+        out_hw: (dims[0].convoluted, dims[1].convoluted),
+    })
 }
 
 /// Replaces stride-1 "same" max pools of kernel 9, 13, 17... by chains of 5×5 pools, sharing
@@ -183,6 +260,52 @@ mod tests {
             }
         }
         assert_eq!(move_softmax_axis_last(&mut model).unwrap(), 0, "idempotent");
+    }
+
+    #[test]
+    fn yolox_depthwise_convolutions_are_replaced_with_the_same_output() {
+        let typed = tract_onnx::onnx()
+            .model_for_read(&mut &crate::YOLOX_NANO_ONNX[..])
+            .unwrap()
+            .with_input_fact(
+                0,
+                InferenceFact::dt_shape(f32::datum_type(), [1, 3, 416, 416]),
+            )
+            .unwrap()
+            .into_typed()
+            .unwrap()
+            .into_decluttered()
+            .unwrap();
+        let mut fixed = typed.clone();
+        assert_eq!(use_fast_depthwise(&mut fixed).unwrap(), 30);
+        assert_eq!(use_fast_depthwise(&mut fixed).unwrap(), 0, "idempotent");
+        let input: Vec<f32> = (0..3 * 416 * 416usize)
+            .map(|i| ((i * 7919) % 256) as f32)
+            .collect();
+        let input = Tensor::from_shape(&[1, 3, 416, 416], &input).unwrap();
+        let run = |m: TypedModel| {
+            let out = m
+                .into_optimized()
+                .unwrap()
+                .into_runnable()
+                .unwrap()
+                .run(tvec!(input.clone().into_tvalue()))
+                .unwrap();
+            out[0]
+                .try_as_plain_ram()
+                .unwrap()
+                .as_slice::<f32>()
+                .unwrap()
+                .to_vec()
+        };
+        let (a, b) = (run(typed), run(fixed));
+        assert_eq!(a.len(), b.len());
+        let worst = a
+            .iter()
+            .zip(&b)
+            .map(|(x, y)| (x - y).abs() / x.abs().max(1.0))
+            .fold(0.0, f32::max);
+        assert!(worst < 1e-4, "outputs differ by {worst}");
     }
 
     #[test]

@@ -31,6 +31,7 @@
 mod codec;
 mod config;
 pub mod decode;
+pub mod depthwise;
 mod detector;
 mod draw;
 mod error;
