@@ -30,7 +30,12 @@ async fn the_detector_runs_once_per_frame_not_once_per_viewer() {
         ..MockConfig::default()
     })
     .await;
-    let relay = start_relay(vec![camera_for("cam", &mock)], |_| {}).await;
+    // Most viewers are not read for many seconds here: keep them past the default 10 s write
+    // timeout even where the detector is slow (a loaded machine, an unoptimised build).
+    let relay = start_relay(vec![camera_for("cam", &mock)], |config| {
+        config.write_timeout = Duration::from_secs(120);
+    })
+    .await;
     let addr = relay.local_addr();
     let mut first = MjpegViewer::connect(addr, "/cams/cam/stream/detect")
         .await
