@@ -28,8 +28,10 @@ use tokio::time::{Instant, Sleep};
 use crate::camera::viewer::Viewer;
 use crate::frame::SharedFrame;
 
-/// How long a paced viewer waits before its socket is looked at again.
+/// Shortest wait before a paced viewer's socket is looked at again.
 const RECHECK: Duration = Duration::from_millis(10);
+/// Longest wait before a paced viewer's socket is looked at again.
+const MAX_RECHECK: Duration = Duration::from_millis(50);
 /// How long a viewer stays paced after it last fell behind on a narrow link.
 const PACED_FOR: Duration = Duration::from_secs(5);
 /// Most time's worth of bytes that may wait in the network before the next frame is sent.
@@ -67,25 +69,30 @@ impl Pacer {
     }
 
     /// The viewer fell behind (frames were dropped for it): pace it if its link is the reason.
+    /// A viewer already paced that falls behind again stays paced without another look: its
+    /// frames were held back because its link had not drained.
     pub fn fell_behind(&mut self) {
+        if self.is_pacing() {
+            self.paced_until = Some(Instant::now() + PACED_FOR);
+            return;
+        }
         let before = self.window_limited_us;
         let Some(queues) = self.look() else {
             return;
         };
         if queues.window_limited_us > before || !self.drained(&queues) {
-            if !self.is_pacing() {
-                tracing::debug!(
-                    ?queues,
-                    widest_window = self.widest_window,
-                    "viewer paced: its link is slower than the camera"
-                );
-            }
+            tracing::debug!(
+                ?queues,
+                widest_window = self.widest_window,
+                "viewer paced: its link is slower than the camera"
+            );
             self.paced_until = Some(Instant::now() + PACED_FOR);
         }
     }
 
     /// Ready when the viewer may take its next frame: at once unless it is paced, else once the
-    /// bytes sent to it have drained (looked at every few milliseconds).
+    /// bytes sent to it have drained (looked at again when the link should have carried the
+    /// excess, every 10 to 50 ms).
     pub fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         if !self.is_pacing() {
             self.paced_until = None;
@@ -106,8 +113,8 @@ impl Pacer {
         );
         match looked {
             Some(queues) if !self.drained(&queues) => {
-                let mut sleep = Box::pin(tokio::time::sleep(RECHECK));
-                // Registers the waker; a 10 ms sleep is never ready at once.
+                let mut sleep = Box::pin(tokio::time::sleep(self.recheck_after(&queues)));
+                // Registers the waker; a sleep of 10 ms or more is never ready at once.
                 if sleep.as_mut().poll(cx).is_ready() {
                     return Poll::Ready(());
                 }
@@ -119,16 +126,37 @@ impl Pacer {
     }
 
     fn drained(&self, queues: &SocketQueues) -> bool {
+        self.excess_bytes(queues) == 0
+    }
+
+    /// Bytes to drain before the link counts as drained: the largest excess over the three
+    /// limits (unsent bytes, bytes the peer has not read, bytes queued in the network).
+    fn excess_bytes(&self, queues: &SocketQueues) -> u64 {
         let unread = self.widest_window.saturating_sub(queues.peer_window);
-        let network_ok = match queues.delivery_rate {
-            0 => true,
-            rate => {
-                queues.network_queue <= rate.saturating_mul(NETWORK_QUEUE.as_millis() as u64) / 1000
-            }
+        let network = match queues.delivery_rate {
+            0 => 0,
+            rate => queues
+                .network_queue
+                .saturating_sub(rate.saturating_mul(NETWORK_QUEUE.as_millis() as u64) / 1000),
         };
-        queues.notsent <= u64::from(crate::server::NOTSENT_LOWAT)
-            && unread <= self.widest_window / 2
-            && network_ok
+        let notsent = queues
+            .notsent
+            .saturating_sub(u64::from(crate::server::NOTSENT_LOWAT));
+        notsent
+            .max(unread.saturating_sub(self.widest_window / 2))
+            .max(network)
+    }
+
+    /// When to look again: once the link, at its recent delivery rate, should have carried the
+    /// excess, within 10 to 50 ms.
+    fn recheck_after(&self, queues: &SocketQueues) -> Duration {
+        match queues.delivery_rate {
+            0 => RECHECK,
+            rate => {
+                Duration::from_micros(self.excess_bytes(queues).saturating_mul(1_000_000) / rate)
+                    .clamp(RECHECK, MAX_RECHECK)
+            }
+        }
     }
 
     fn look(&mut self) -> Option<SocketQueues> {
