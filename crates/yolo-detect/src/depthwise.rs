@@ -46,6 +46,9 @@ impl DepthwiseConv {
     pub fn run(&self, input: &[f32], kernel: &[f32], bias: &[f32], output: &mut [f32]) {
         let (ih, iw) = self.in_hw;
         let (oh, ow) = self.out_hw;
+        if oh == 0 || ow == 0 || ih == 0 || iw == 0 {
+            return;
+        }
         let (ph, pw) = self.padded_hw();
         let k = self.kernel;
         // Stride 2 keeps even and odd padded columns apart, so every tap reads a contiguous run.

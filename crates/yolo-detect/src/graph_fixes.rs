@@ -123,6 +123,9 @@ fn depthwise_geometry(conv: &Conv, input: &TypedFact) -> Option<DepthwiseConv> {
     let dims = spec
         .padding
         .compute(&shape[rank - 2..], &[kh, kw], &[1, 1], &[stride, stride]);
+    if dims.iter().any(|d| d.convoluted == 0) || shape[rank - 2] == 0 || shape[rank - 1] == 0 {
+        return None;
+    }
     Some(DepthwiseConv {
         channels,
         kernel: kh,
