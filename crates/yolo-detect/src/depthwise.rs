@@ -58,9 +58,9 @@ impl DepthwiseConv {
         // One padded row before it is split into even and odd columns (stride 2).
         let mut line = vec![0f32; row_len];
         let planes = input.len() / (ih * iw).max(1);
-        for plane in 0..planes {
-            let c = plane % self.channels;
-            let src = &input[plane * ih * iw..][..ih * iw];
+        for plane_index in 0..planes {
+            let c = plane_index % self.channels;
+            let src = &input[plane_index * ih * iw..][..ih * iw];
             for (y, row) in src.chunks_exact(iw).enumerate() {
                 let dst = &mut padded[(y + self.pad_top) * row_len..][..row_len];
                 if self.stride == 2 {
@@ -74,110 +74,100 @@ impl DepthwiseConv {
                     dst[self.pad_left..][..iw].copy_from_slice(row);
                 }
             }
-            let taps = &kernel[c * k * k..][..k * k];
-            let out = &mut output[plane * oh * ow..][..oh * ow];
-            accumulate(
-                &padded,
+            let plane = Plane {
+                padded: &padded,
                 row_len,
                 half,
-                self.stride,
-                taps,
+                stride: self.stride,
+                taps: &kernel[c * k * k..][..k * k],
                 k,
-                bias[c % bias.len()],
-                out,
-                ow,
-            );
+                bias: bias[c % bias.len()],
+            };
+            plane.accumulate(&mut output[plane_index * oh * ow..][..oh * ow], ow);
         }
     }
 }
 
-/// Fills `out` (rows of `ow`) with bias plus the taps over `padded`.
-#[allow(clippy::too_many_arguments)]
-fn accumulate(
-    padded: &[f32],
+/// One padded channel plane and its filter.
+#[derive(Clone, Copy)]
+struct Plane<'a> {
+    /// Rows of `row_len` values (at stride 2: `half` even columns, then the odd ones).
+    padded: &'a [f32],
     row_len: usize,
     half: usize,
     stride: usize,
-    taps: &[f32],
+    /// `k × k` weights, row-major.
+    taps: &'a [f32],
     k: usize,
     bias: f32,
-    out: &mut [f32],
-    ow: usize,
-) {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-        #[allow(unsafe_code)]
-        // SAFETY: the CPU has AVX2 and FMA, checked just above.
-        unsafe {
-            accumulate_avx2(padded, row_len, half, stride, taps, k, bias, out, ow)
-        };
-        return;
+}
+
+impl Plane<'_> {
+    /// Fills `out` (rows of `ow`) with the bias plus the taps over the padded plane.
+    fn accumulate(&self, out: &mut [f32], ow: usize) {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            #[allow(unsafe_code)]
+            // SAFETY: the CPU has AVX2 and FMA, checked just above.
+            unsafe {
+                self.accumulate_avx2(out, ow)
+            };
+            return;
+        }
+        self.accumulate_rows::<false>(out, ow)
     }
-    accumulate_rows::<false>(padded, row_len, half, stride, taps, k, bias, out, ow)
-}
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-#[allow(clippy::too_many_arguments)]
-fn accumulate_avx2(
-    padded: &[f32],
-    row_len: usize,
-    half: usize,
-    stride: usize,
-    taps: &[f32],
-    k: usize,
-    bias: f32,
-    out: &mut [f32],
-    ow: usize,
-) {
-    accumulate_rows::<true>(padded, row_len, half, stride, taps, k, bias, out, ow)
-}
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    fn accumulate_avx2(&self, out: &mut [f32], ow: usize) {
+        self.accumulate_rows::<true>(out, ow)
+    }
 
-/// The row loop. `FMA` selects fused multiply-adds (only where the CPU has them: without, a
-/// fused multiply-add is a slow library call).
-#[inline(always)]
-#[allow(clippy::too_many_arguments)]
-fn accumulate_rows<const FMA: bool>(
-    padded: &[f32],
-    row_len: usize,
-    half: usize,
-    stride: usize,
-    taps: &[f32],
-    k: usize,
-    bias: f32,
-    out: &mut [f32],
-    ow: usize,
-) {
-    for (oy, out_row) in out.chunks_exact_mut(ow).enumerate() {
-        out_row.fill(bias);
-        for ky in 0..k {
-            let row = &padded[(oy * stride + ky) * row_len..][..row_len];
-            let w = &taps[ky * k..][..k];
-            if stride == 1 && k == 3 {
-                let (a, b, c) = (&row[..ow], &row[1..ow + 1], &row[2..ow + 2]);
-                for (((o, &a), &b), &c) in out_row.iter_mut().zip(a).zip(b).zip(c) {
-                    *o = mac::<FMA>(w[2], c, mac::<FMA>(w[1], b, mac::<FMA>(w[0], a, *o)));
-                }
-            } else if stride == 2 && k == 3 {
-                let (even, odd) = row.split_at(half);
-                let (a, b, c) = (&even[..ow], &odd[..ow], &even[1..ow + 1]);
-                for (((o, &a), &b), &c) in out_row.iter_mut().zip(a).zip(b).zip(c) {
-                    *o = mac::<FMA>(w[2], c, mac::<FMA>(w[1], b, mac::<FMA>(w[0], a, *o)));
-                }
-            } else {
-                for (kx, &wk) in w.iter().enumerate() {
-                    let src: &[f32] = if stride == 2 {
-                        let (even, odd) = row.split_at(half);
-                        if kx % 2 == 0 {
-                            &even[kx / 2..][..ow]
+    /// The row loop. `FMA` selects fused multiply-adds (only where the CPU has them: without,
+    /// a fused multiply-add is a slow library call).
+    #[inline(always)]
+    fn accumulate_rows<const FMA: bool>(&self, out: &mut [f32], ow: usize) {
+        let Plane {
+            padded,
+            row_len,
+            half,
+            stride,
+            taps,
+            k,
+            bias,
+        } = *self;
+        for (oy, out_row) in out.chunks_exact_mut(ow).enumerate() {
+            out_row.fill(bias);
+            for ky in 0..k {
+                let row = &padded[(oy * stride + ky) * row_len..][..row_len];
+                let w = &taps[ky * k..][..k];
+                if stride == 1 && k == 3 {
+                    let (a, b, c) = (&row[..ow], &row[1..ow + 1], &row[2..ow + 2]);
+                    for (((o, &a), &b), &c) in out_row.iter_mut().zip(a).zip(b).zip(c) {
+                        *o = mac::<FMA>(w[2], c, mac::<FMA>(w[1], b, mac::<FMA>(w[0], a, *o)));
+                    }
+                } else if stride == 2 && k == 3 {
+                    let (even, odd) = row.split_at(half);
+                    let (a, b, c) = (&even[..ow], &odd[..ow], &even[1..ow + 1]);
+                    for (((o, &a), &b), &c) in out_row.iter_mut().zip(a).zip(b).zip(c) {
+                        *o = mac::<FMA>(w[2], c, mac::<FMA>(w[1], b, mac::<FMA>(w[0], a, *o)));
+                    }
+                } else {
+                    for (kx, &wk) in w.iter().enumerate() {
+                        let src: &[f32] = if stride == 2 {
+                            let (even, odd) = row.split_at(half);
+                            if kx % 2 == 0 {
+                                &even[kx / 2..][..ow]
+                            } else {
+                                &odd[kx / 2..][..ow]
+                            }
                         } else {
-                            &odd[kx / 2..][..ow]
+                            &row[kx..][..ow]
+                        };
+                        for (o, &x) in out_row.iter_mut().zip(src) {
+                            *o = mac::<FMA>(wk, x, *o);
                         }
-                    } else {
-                        &row[kx..][..ow]
-                    };
-                    for (o, &x) in out_row.iter_mut().zip(src) {
-                        *o = mac::<FMA>(wk, x, *o);
                     }
                 }
             }

@@ -265,9 +265,9 @@ mod tests {
         assert_eq!(move_softmax_axis_last(&mut model).unwrap(), 0, "idempotent");
     }
 
-    #[test]
-    fn yolox_depthwise_convolutions_are_replaced_with_the_same_output() {
-        let typed = tract_onnx::onnx()
+    /// YOLOX-Nano typed at 416×416.
+    fn yolox_typed() -> TypedModel {
+        tract_onnx::onnx()
             .model_for_read(&mut &crate::YOLOX_NANO_ONNX[..])
             .unwrap()
             .with_input_fact(
@@ -277,11 +277,11 @@ mod tests {
             .unwrap()
             .into_typed()
             .unwrap()
-            .into_decluttered()
-            .unwrap();
-        let mut fixed = typed.clone();
-        assert_eq!(use_fast_depthwise(&mut fixed).unwrap(), 30);
-        assert_eq!(use_fast_depthwise(&mut fixed).unwrap(), 0, "idempotent");
+    }
+
+    /// Largest relative difference between the outputs of `a` and `b` (optimised) on one
+    /// fixed input.
+    fn worst_difference(a: TypedModel, b: TypedModel) -> f32 {
         let input: Vec<f32> = (0..3 * 416 * 416usize)
             .map(|i| ((i * 7919) % 256) as f32)
             .collect();
@@ -301,56 +301,31 @@ mod tests {
                 .unwrap()
                 .to_vec()
         };
-        let (a, b) = (run(typed), run(fixed));
+        let (a, b) = (run(a), run(b));
         assert_eq!(a.len(), b.len());
-        let worst = a
-            .iter()
+        a.iter()
             .zip(&b)
             .map(|(x, y)| (x - y).abs() / x.abs().max(1.0))
-            .fold(0.0, f32::max);
+            .fold(0.0, f32::max)
+    }
+
+    #[test]
+    fn yolox_depthwise_convolutions_are_replaced_with_the_same_output() {
+        let typed = yolox_typed().into_decluttered().unwrap();
+        let mut fixed = typed.clone();
+        assert_eq!(use_fast_depthwise(&mut fixed).unwrap(), 30);
+        assert_eq!(use_fast_depthwise(&mut fixed).unwrap(), 0, "idempotent");
+        let worst = worst_difference(typed, fixed);
         assert!(worst < 1e-4, "outputs differ by {worst}");
     }
 
     #[test]
     fn spp_pools_of_yolox_are_cascaded_with_identical_output() {
-        let typed = tract_onnx::onnx()
-            .model_for_read(&mut &crate::YOLOX_NANO_ONNX[..])
-            .unwrap()
-            .with_input_fact(
-                0,
-                InferenceFact::dt_shape(f32::datum_type(), [1, 3, 416, 416]),
-            )
-            .unwrap()
-            .into_typed()
-            .unwrap();
+        let typed = yolox_typed();
         let mut fixed = typed.clone();
         assert_eq!(cascade_max_pools(&mut fixed).unwrap(), 3);
         assert_eq!(cascade_max_pools(&mut fixed).unwrap(), 0, "idempotent");
-        let input: Vec<f32> = (0..3 * 416 * 416usize)
-            .map(|i| ((i * 7919) % 256) as f32)
-            .collect();
-        let input = Tensor::from_shape(&[1, 3, 416, 416], &input).unwrap();
-        let run = |m: TypedModel| {
-            let out = m
-                .into_optimized()
-                .unwrap()
-                .into_runnable()
-                .unwrap()
-                .run(tvec!(input.clone().into_tvalue()))
-                .unwrap();
-            out[0]
-                .try_as_plain_ram()
-                .unwrap()
-                .as_slice::<f32>()
-                .unwrap()
-                .to_vec()
-        };
-        let (a, b) = (run(typed), run(fixed));
-        let worst = a
-            .iter()
-            .zip(&b)
-            .map(|(x, y)| (x - y).abs() / x.abs().max(1.0))
-            .fold(0.0, f32::max);
+        let worst = worst_difference(typed, fixed);
         assert!(worst < 1e-4, "outputs differ by {worst}");
     }
 }
