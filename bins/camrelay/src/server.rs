@@ -297,12 +297,10 @@ async fn accept_loop(listener: TcpListener, state: Arc<RelayState>, shutdown: Ca
 /// Tells the user at start-up when a camera cannot be reached, instead of only when the first
 /// viewer arrives. A bare TCP connect, closed at once: it does not take the camera's one stream.
 async fn probe(camera: Arc<Camera>) {
-    let Ok(uri) = camera.config.source.url().parse::<http::Uri>() else {
+    let Some((host, port)) = probe_address(&camera.config.source) else {
         return;
     };
-    let Some(host) = uri.host() else { return };
-    let port = uri.port_u16().unwrap_or(80);
-    let connect = TcpStream::connect((host, port));
+    let connect = TcpStream::connect((host.as_str(), port));
     let error = match tokio::time::timeout(Duration::from_secs(3), connect).await {
         Ok(Ok(_)) => return,
         Ok(Err(error)) => error.to_string(),
@@ -314,6 +312,19 @@ async fn probe(camera: Arc<Camera>) {
         %error,
         "camera unreachable now; camrelay keeps retrying while viewers watch"
     );
+}
+
+/// Host and port a start-up probe connects to: those of an `http://` camera URL; none for the
+/// built-in demo camera or an unusable URL.
+fn probe_address(source: &SourceSpec) -> Option<(String, u16)> {
+    if matches!(source, SourceSpec::Demo) {
+        return None;
+    }
+    let uri = source.url().parse::<http::Uri>().ok()?;
+    if uri.scheme_str() != Some("http") {
+        return None;
+    }
+    Some((uri.host()?.to_owned(), uri.port_u16().unwrap_or(80)))
 }
 
 fn tune_socket(stream: &TcpStream) {
@@ -344,5 +355,23 @@ fn connection_error(conn: &ConnInfo, peer: SocketAddr, error: &hyper::Error) {
             tracing::debug!(%peer, "request head not received in time; connection closed")
         }
         _ => tracing::debug!(%peer, %error, "connection ended with an error"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_http_cameras_are_probed_at_start_up() {
+        assert_eq!(probe_address(&SourceSpec::Demo), None);
+        let stream = SourceSpec::Stream {
+            url: "http://192.168.1.40:81/stream".into(),
+        };
+        assert_eq!(probe_address(&stream), Some(("192.168.1.40".into(), 81)));
+        let default_port = SourceSpec::Stream {
+            url: "http://cam.local/stream".into(),
+        };
+        assert_eq!(probe_address(&default_port), Some(("cam.local".into(), 80)));
     }
 }
