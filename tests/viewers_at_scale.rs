@@ -298,6 +298,19 @@ async fn a_thin_link_viewer_gets_fresh_frames_while_others_keep_full_rate() {
         "thin viewer frame age p99 {p99:?}"
     );
     assert!(slowest > 25.0, "a normal viewer fell to {slowest:.1} fps");
+    // The thin viewer was paced (Linux: TCP_INFO): frames replaced while its link drained are
+    // counted apart from queue and age drops.
+    let camera = camera_json(addr).await;
+    eprintln!(
+        "drops: queue {}, age {}, paced {}",
+        camera["dropped_queue_total"], camera["dropped_age_total"], camera["dropped_paced_total"]
+    );
+    if cfg!(target_os = "linux") {
+        assert!(
+            camera["dropped_paced_total"].as_u64().unwrap_or(0) > 0,
+            "the thin viewer was never paced"
+        );
+    }
     relay.shutdown().await;
     mock.shutdown().await;
 }

@@ -165,6 +165,12 @@ impl Collector for CameraCollector {
         )?;
         self.counter(
             &mut encoder,
+            "dropped_paced_frames",
+            "Frames skipped for viewers on slow links: replaced by a newer one before the link drained",
+            |c| c.stats.dropped_paced.load(rel),
+        )?;
+        self.counter(
+            &mut encoder,
             "evicted_viewers",
             "Viewers disconnected by the write timeout",
             |c| c.stats.evicted.load(rel),

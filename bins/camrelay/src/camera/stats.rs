@@ -75,6 +75,8 @@ pub struct CameraStats {
     pub dropped_queue_gone: AtomicU64,
     /// Frames skipped because they were older than `--max-frame-age`.
     pub dropped_age: AtomicU64,
+    /// Frames skipped for paced viewers: replaced by a newer frame before the link drained.
+    pub dropped_paced: AtomicU64,
     /// Viewers disconnected by the write timeout.
     pub evicted: AtomicU64,
     /// Upstream openings (the lazy start).

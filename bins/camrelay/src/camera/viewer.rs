@@ -162,6 +162,16 @@ impl Viewer {
         }
     }
 
+    /// Counts `frames` skipped while the viewer was paced (a newer frame replaced them).
+    pub fn count_paced(&self, frames: u64) {
+        if frames > 0 {
+            self.camera
+                .stats
+                .dropped_paced
+                .fetch_add(frames, Ordering::Relaxed);
+        }
+    }
+
     /// Waits for the next frame young enough to send.
     pub async fn next_frame(&mut self) -> Option<SharedFrame> {
         std::future::poll_fn(|cx| self.poll_frame(cx)).await

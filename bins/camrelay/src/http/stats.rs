@@ -52,6 +52,9 @@ pub struct CameraStatsView {
     pub dropped_queue_total: u64,
     /// Frames skipped because they were older than `--max-frame-age`.
     pub dropped_age_total: u64,
+    /// Frames skipped for viewers on slow links (paced): a newer frame replaced them before
+    /// the viewer's link drained.
+    pub dropped_paced_total: u64,
     /// Viewers disconnected by the write timeout.
     pub evicted_total: u64,
     /// Keepalive re-sends of a frozen camera's last frame.
@@ -227,6 +230,7 @@ fn camera_stats(state: &RelayState, camera: &Camera) -> CameraStatsView {
         },
         dropped_queue_total: crate::metrics::queue_drops(camera),
         dropped_age_total: stats.dropped_age.load(rel),
+        dropped_paced_total: stats.dropped_paced.load(rel),
         evicted_total: stats.evicted.load(rel),
         keepalives: stats.keepalives.load(rel),
         placeholders: stats.placeholders.load(rel),

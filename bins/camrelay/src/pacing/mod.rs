@@ -216,7 +216,7 @@ impl PacedViewer {
                 Poll::Pending => break,
             }
         }
-        self.viewer.count_stale(replaced);
+        self.viewer.count_paced(replaced);
         self.note_drops();
         let Some(pacer) = self.pacer.as_mut() else {
             return Poll::Pending;
