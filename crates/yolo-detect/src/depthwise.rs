@@ -10,26 +10,27 @@
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::*;
 
-/// Geometry of one depthwise convolution: `channels` planes of `in_h × in_w`, a square
-/// `kernel` at `stride`, `pad_top`/`pad_left` zeros before the data (the zeros after it are
+/// Geometry of one depthwise convolution, built by
+/// [`use_fast_depthwise`](crate::graph_fixes::use_fast_depthwise): `channels` planes of
+/// `in_h × in_w`, a square `kernel` at `stride` (1 or 2), `pad_top`/`pad_left` zeros before the data (the zeros after it are
 /// implied by the output size). Inputs at eval: data `[N, C, H, W]` or `[C, H, W]`, kernel with
 /// `C·k·k` values (`[C, 1, k, k]`), bias with `C` values (or one for all).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct DepthwiseConv {
     /// Number of channels (= groups).
-    pub channels: usize,
+    pub(crate) channels: usize,
     /// Side of the square kernel.
-    pub kernel: usize,
+    pub(crate) kernel: usize,
     /// Stride on both axes: 1 or 2.
-    pub stride: usize,
+    pub(crate) stride: usize,
     /// Zero rows above the data.
-    pub pad_top: usize,
+    pub(crate) pad_top: usize,
     /// Zero columns left of the data.
-    pub pad_left: usize,
+    pub(crate) pad_left: usize,
     /// Input height and width.
-    pub in_hw: (usize, usize),
+    pub(crate) in_hw: (usize, usize),
     /// Output height and width.
-    pub out_hw: (usize, usize),
+    pub(crate) out_hw: (usize, usize),
 }
 
 impl DepthwiseConv {
@@ -42,8 +43,9 @@ impl DepthwiseConv {
         (rows, cols)
     }
 
-    /// Runs the convolution on plain slices (`input` is `[N, C, H, W]` or `[C, H, W]`).
-    pub fn run(&self, input: &[f32], kernel: &[f32], bias: &[f32], output: &mut [f32]) {
+    /// Runs the convolution on plain slices (`input` is `[N, C, H, W]` or `[C, H, W]`; the
+    /// caller checks the lengths, as `eval` does).
+    pub(crate) fn run(&self, input: &[f32], kernel: &[f32], bias: &[f32], output: &mut [f32]) {
         let (ih, iw) = self.in_hw;
         let (oh, ow) = self.out_hw;
         if oh == 0 || ow == 0 || ih == 0 || iw == 0 {

@@ -1,7 +1,7 @@
 //! A viewer: one subscription to a camera's broadcast, with admission limits, the frame-age
 //! bound and the counters that outlive it.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -133,10 +133,7 @@ impl Viewer {
                 Poll::Ready(Some(delivery)) => {
                     let frame = delivery.item;
                     if frame.published_at.elapsed() > self.max_age {
-                        self.camera
-                            .stats
-                            .dropped_age
-                            .fetch_add(1, Ordering::Relaxed);
+                        self.count_stale(1);
                         continue;
                     }
                     return Poll::Ready(Some(frame));
@@ -154,22 +151,12 @@ impl Viewer {
 
     /// Counts `frames` skipped for freshness (with the age drops).
     pub fn count_stale(&self, frames: u64) {
-        if frames > 0 {
-            self.camera
-                .stats
-                .dropped_age
-                .fetch_add(frames, Ordering::Relaxed);
-        }
+        add(&self.camera.stats.dropped_age, frames);
     }
 
     /// Counts `frames` skipped while the viewer was paced (a newer frame replaced them).
     pub fn count_paced(&self, frames: u64) {
-        if frames > 0 {
-            self.camera
-                .stats
-                .dropped_paced
-                .fetch_add(frames, Ordering::Relaxed);
-        }
+        add(&self.camera.stats.dropped_paced, frames);
     }
 
     /// Waits for the next frame young enough to send.
@@ -198,5 +185,13 @@ impl Drop for Viewer {
             relay_viewers = total,
             "viewer removed"
         );
+    }
+}
+
+/// Adds `frames` to a drop counter.
+fn add(counter: &AtomicU64, frames: u64) {
+    if frames > 0 {
+        // Relaxed: a statistics counter.
+        counter.fetch_add(frames, Ordering::Relaxed);
     }
 }
