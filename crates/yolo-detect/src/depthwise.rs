@@ -12,9 +12,10 @@ use tract_onnx::tract_core::internal::*;
 
 /// Geometry of one depthwise convolution, built by
 /// [`use_fast_depthwise`](crate::graph_fixes::use_fast_depthwise): `channels` planes of
-/// `in_h × in_w`, a square `kernel` at `stride` (1 or 2), `pad_top`/`pad_left` zeros before the data (the zeros after it are
-/// implied by the output size). Inputs at eval: data `[N, C, H, W]` or `[C, H, W]`, kernel with
-/// `C·k·k` values (`[C, 1, k, k]`), bias with `C` values (or one for all).
+/// `in_h × in_w`, a square `kernel` at `stride` (1 or 2), `pad_top`/`pad_left` zeros before
+/// the data (the zeros after it are implied by the output size). Inputs at eval: data
+/// `[N, C, H, W]` or `[C, H, W]`, kernel with `C·k·k` values (`[C, 1, k, k]`), bias with `C`
+/// values (or one for all).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct DepthwiseConv {
     /// Number of channels (= groups).
