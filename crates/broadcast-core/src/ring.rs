@@ -113,7 +113,7 @@ impl<T> Ring<T> {
     /// Stores `item` as `seq`. Starting a new block drops the block it replaces from the ring.
     pub(crate) fn store(&self, seq: u64, item: T) {
         let slot = self.slot(seq);
-        if seq % self.block_len != 0 {
+        if !seq.is_multiple_of(self.block_len) {
             let current = slot.load();
             if let Some(block) = current.as_ref().filter(|block| block.covers(seq)) {
                 if let Some(cell) = block.cell(seq) {

@@ -282,8 +282,8 @@ fn room_background(width: u32, height: u32) -> RgbImage {
         if y < horizon {
             let shade = (y * 40 / horizon.max(1)) as u8;
             Rgb([150 - shade, 165 - shade, 180 - shade])
-        } else if (y - horizon) % plank == 0
-            || (x + (y - horizon) / plank * 97) % (width / 3).max(1) == 0
+        } else if (y - horizon).is_multiple_of(plank)
+            || (x + (y - horizon) / plank * 97).is_multiple_of((width / 3).max(1))
         {
             Rgb([92, 62, 38])
         } else {

@@ -131,7 +131,7 @@ async fn next_chunk(state: &mut StreamState) -> Option<Bytes> {
 
 /// Whether part `part` (1-based) is a multiple of `every` (0 and `None` never are).
 fn every(every: Option<u64>, part: u64) -> bool {
-    matches!(every, Some(n) if n > 0 && part % n == 0)
+    matches!(every, Some(n) if n > 0 && part.is_multiple_of(n))
 }
 
 /// `len` (at least 64) reproducible random bytes that do not start like a JPEG.

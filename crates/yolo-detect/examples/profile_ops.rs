@@ -54,24 +54,31 @@ fn main() -> TractResult<()> {
     let pools = yolo_detect::graph_fixes::cascade_max_pools(&mut pooled)?;
     let mut tract_dw = pooled.clone().into_optimized()?;
     yolo_detect::graph_fixes::move_softmax_axis_last(&mut tract_dw)?;
+    let mut own_dw = pooled.clone().into_decluttered()?;
+    yolo_detect::graph_fixes::use_fast_depthwise(&mut own_dw)?;
+    let mut own_dw = own_dw.into_optimized()?;
+    yolo_detect::graph_fixes::move_softmax_axis_last(&mut own_dw)?;
+    let pointwise = yolo_detect::graph_fixes::use_fast_pointwise(&mut pooled)?;
     let mut fixed = pooled.into_decluttered()?;
     let depthwise = yolo_detect::graph_fixes::use_fast_depthwise(&mut fixed)?;
+    let silus = yolo_detect::graph_fixes::fuse_silu(&mut fixed)?;
     let mut fixed = fixed.into_optimized()?;
     let softmaxes = yolo_detect::graph_fixes::move_softmax_axis_last(&mut fixed)?;
     println!(
-        "graph fixes: {pools} max pools cascaded, {depthwise} depthwise convolutions replaced, \
-         {softmaxes} softmaxes moved to the last axis"
+        "graph fixes: {pools} max pools cascaded, {depthwise} depthwise and {pointwise} pointwise \
+         convolutions replaced, {silus} SiLUs fused, {softmaxes} softmaxes moved to the last axis"
     );
     let mut states = [
         state_for(&model, 1)?,
         state_for(&tract_dw, 1)?,
+        state_for(&own_dw, 1)?,
         state_for(&fixed, 1)?,
         state_for(&fixed, 2)?,
     ];
     let input = Tensor::zero::<f32>(&shape)?.into_arc_tensor();
     let runs = 30;
     let mut per_op: HashMap<String, (Duration, usize)> = HashMap::new();
-    let mut totals = [Vec::new(), Vec::new(), Vec::new(), Vec::new()];
+    let mut totals = [Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new()];
     for run in 0..runs + 3 {
         for (i, state) in states.iter_mut().enumerate() {
             let started = Instant::now();
@@ -89,7 +96,7 @@ fn main() -> TractResult<()> {
                 continue;
             }
             totals[i].push(started.elapsed());
-            if i == 2 {
+            if i == 3 {
                 for (name, d) in times {
                     let e = per_op.entry(name).or_default();
                     e.0 += d;
@@ -98,12 +105,14 @@ fn main() -> TractResult<()> {
             }
         }
     }
-    let [plain, tract_dw, one, two] = totals;
+    let [plain, tract_dw, own_dw, one, two] = totals;
     println!(
-        "median per run: 1 thread unfixed {:.2} ms, 1 thread fixed but tract's depthwise {:.2} ms, \
-         1 thread fixed {:.2} ms, 2 threads fixed {:.2} ms",
+        "median per run: 1 thread unfixed {:.2} ms, 1 thread with tract's depthwise and pointwise \
+         {:.2} ms, 1 thread with tract's pointwise {:.2} ms, 1 thread fixed {:.2} ms, \
+         2 threads fixed {:.2} ms",
         median_ms(plain),
         median_ms(tract_dw),
+        median_ms(own_dw),
         median_ms(one),
         median_ms(two)
     );

@@ -4,7 +4,9 @@ use crate::codec::{decode_jpeg, encode_jpeg, MAX_DIMENSION};
 use crate::decode::{decode_output, Candidate, OutputLayout};
 use crate::error::tract_error;
 use crate::family::{recognise_family, ModelMetadata};
-use crate::graph_fixes::{cascade_max_pools, move_softmax_axis_last, use_fast_depthwise};
+use crate::graph_fixes::{
+    cascade_max_pools, fuse_silu, move_softmax_axis_last, use_fast_depthwise, use_fast_pointwise,
+};
 use crate::labels::{fit_names, parse_names_dict, COCO_80};
 use crate::preprocess::{Letterbox, PreprocessSpec, Preprocessor};
 use crate::{
@@ -126,15 +128,25 @@ impl Detector {
             .and_then(|m| m.into_typed())
             .map_err(|e| load_err(&model_name, e))?;
         let pools = cascade_max_pools(&mut typed).map_err(|e| load_err(&model_name, e))?;
+        let pointwise = use_fast_pointwise(&mut typed).map_err(|e| load_err(&model_name, e))?;
         let mut typed = typed
             .into_decluttered()
             .map_err(|e| load_err(&model_name, e))?;
         let depthwise = use_fast_depthwise(&mut typed).map_err(|e| load_err(&model_name, e))?;
+        let silus = fuse_silu(&mut typed).map_err(|e| load_err(&model_name, e))?;
         let mut typed = typed
             .into_optimized()
             .map_err(|e| load_err(&model_name, e))?;
         let softmaxes = move_softmax_axis_last(&mut typed).map_err(|e| load_err(&model_name, e))?;
-        tracing::debug!(model = %model_name, pools, depthwise, softmaxes, "graph fixes applied");
+        tracing::debug!(
+            model = %model_name,
+            pools,
+            pointwise,
+            depthwise,
+            silus,
+            softmaxes,
+            "graph fixes applied"
+        );
         let output_shape: Vec<usize> = typed
             .output_fact(0)
             .ok()

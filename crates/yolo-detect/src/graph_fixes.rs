@@ -4,9 +4,11 @@ use std::collections::BTreeMap;
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::ops::change_axes::AxisOp;
 use tract_onnx::tract_core::ops::cnn::{Conv, KernelFormat, MaxPool, PaddingSpec};
-use tract_onnx::tract_core::ops::nn::{DataFormat, Softmax};
+use tract_onnx::tract_core::ops::element_wise::ElementWiseOp;
+use tract_onnx::tract_core::ops::nn::{DataFormat, Silu, Softmax};
 
 use crate::depthwise::DepthwiseConv;
+use crate::pointwise::PointwiseConv;
 
 /// Makes every single-axis softmax run over the last axis.
 ///
@@ -84,6 +86,146 @@ pub fn use_fast_depthwise(model: &mut TypedModel) -> TractResult<usize> {
         let wire = patch.wire_node(format!("{name}.fast_depthwise"), op.clone(), &taps)?;
         patch.shunt_outside(model, OutletId::new(*id, 0), wire[0])?;
         patch.obliterate(*id)?;
+        patch.apply(model)?;
+    }
+    Ok(targets.len())
+}
+
+/// Replaces the 1×1 convolutions (NCHW or CHW `f32`, one group, stride 1, no padding, constant
+/// weights and bias) by [`PointwiseConv`], where the CPU runs its fast path
+/// ([`PointwiseConv::fast_path_available`]; elsewhere tract's own is faster and nothing changes).
+///
+/// Same arithmetic up to rounding order. Returns how many convolutions were replaced. Call on
+/// the typed model before decluttering: decluttering turns 1×1 convolutions into matrix
+/// products (and splits those that read a concatenation), after which they are no longer
+/// recognisable. A batch norm the export left after a convolution then stays a separate
+/// operator. Follow with [`fuse_silu`] on the decluttered model.
+pub fn use_fast_pointwise(model: &mut TypedModel) -> TractResult<usize> {
+    if !PointwiseConv::fast_path_available() {
+        return Ok(0);
+    }
+    // Weights reach the convolutions through casts until constants are propagated.
+    model.prop_consts()?;
+    let targets: Vec<(usize, PointwiseConv)> = model
+        .nodes()
+        .iter()
+        .filter_map(|node| {
+            let conv = node.op_as::<Conv>()?;
+            let facts: Vec<&TypedFact> = node
+                .inputs
+                .iter()
+                .map(|i| model.outlet_fact(*i))
+                .collect::<TractResult<_>>()
+                .ok()?;
+            Some((node.id, pointwise_op(conv, &facts)?))
+        })
+        .collect();
+    for (id, op) in &targets {
+        let node = model.node(*id);
+        let name = node.name.clone();
+        let data = node.inputs[0];
+        let mut patch = TypedModelPatch::default();
+        let tapped = patch.tap_model(model, data)?;
+        let wire = patch.wire_node(format!("{name}.fast_pointwise"), op.clone(), &[tapped])?;
+        patch.shunt_outside(model, OutletId::new(*id, 0), wire[0])?;
+        patch.obliterate(*id)?;
+        patch.apply(model)?;
+    }
+    Ok(targets.len())
+}
+
+/// The [`PointwiseConv`] equivalent to `conv` on inputs `facts` (data, kernel, bias), if any.
+fn pointwise_op(conv: &Conv, facts: &[&TypedFact]) -> Option<PointwiseConv> {
+    let spec = &conv.pool_spec;
+    let input = facts.first()?;
+    let shape = input.shape.as_concrete()?;
+    let rank = shape.len();
+    let in_channels = conv.input_channels();
+    let out_channels = conv.output_channels();
+    let plain = conv.q_params.is_none()
+        && input.datum_type == f32::datum_type()
+        && matches!(
+            (spec.data_format, rank),
+            (DataFormat::NCHW, 4) | (DataFormat::CHW, 3)
+        )
+        && conv.kernel_fmt == KernelFormat::OIHW
+        && conv.group == 1
+        && spec.kernel_shape.as_slice() == [1, 1]
+        && spec
+            .strides
+            .as_ref()
+            .is_none_or(|s| s.iter().all(|&s| s == 1))
+        && shape[rank - 3] == in_channels;
+    if !plain {
+        return None;
+    }
+    let dims = spec
+        .padding
+        .compute(&shape[rank - 2..], &[1, 1], &[1, 1], &[1, 1]);
+    if dims
+        .iter()
+        .zip(&shape[rank - 2..])
+        .any(|(d, &n)| d.pad_before != 0 || d.convoluted != n)
+    {
+        return None;
+    }
+    let kernel = facts.get(1)?.konst.as_ref()?;
+    if kernel.datum_type() != f32::datum_type() || kernel.len() != in_channels * out_channels {
+        return None;
+    }
+    let weights = kernel
+        .try_as_plain_ram()
+        .ok()?
+        .as_slice::<f32>()
+        .ok()?
+        .to_vec();
+    let bias: Vec<f32> = match facts.get(2) {
+        None => Vec::new(),
+        Some(fact) => {
+            let bias = fact.konst.as_ref()?;
+            if bias.datum_type() != f32::datum_type() {
+                return None;
+            }
+            bias.try_as_plain_ram()
+                .ok()?
+                .as_slice::<f32>()
+                .ok()?
+                .to_vec()
+        }
+    };
+    PointwiseConv::new(in_channels, out_channels, &weights, &bias)
+}
+
+/// Folds each SiLU that is the only reader of a [`PointwiseConv`] into it. Returns how many
+/// were folded. Call on the decluttered model (where `x · sigmoid(x)` has become one `Silu`).
+pub fn fuse_silu(model: &mut TypedModel) -> TractResult<usize> {
+    let targets: Vec<(usize, usize, PointwiseConv)> = model
+        .nodes()
+        .iter()
+        .filter_map(|node| {
+            let ew = node.op_as::<ElementWiseOp>()?;
+            ew.0.downcast_ref::<Silu>()?;
+            let input = *node.inputs.first()?;
+            let producer = model.node(input.node);
+            let conv = producer.op_as::<PointwiseConv>()?;
+            let single_reader = producer.outputs[0].successors.len() == 1
+                && !model.output_outlets().ok()?.contains(&input);
+            (!conv.silu && single_reader).then(|| {
+                let mut fused = conv.clone();
+                fused.silu = true;
+                (node.id, producer.id, fused)
+            })
+        })
+        .collect();
+    for (silu, conv, fused) in &targets {
+        let name = model.node(*conv).name.clone();
+        let data = model.node(*conv).inputs[0];
+        let mut patch = TypedModelPatch::default();
+        let tapped = patch.tap_model(model, data)?;
+        let wire = patch.wire_node(format!("{name}.silu"), fused.clone(), &[tapped])?;
+        patch.shunt_outside(model, OutletId::new(*silu, 0), wire[0])?;
+        patch.obliterate(*silu)?;
+        patch.obliterate(*conv)?;
         patch.apply(model)?;
     }
     Ok(targets.len())
@@ -315,6 +457,28 @@ mod tests {
         let mut fixed = typed.clone();
         assert_eq!(use_fast_depthwise(&mut fixed).unwrap(), 30);
         assert_eq!(use_fast_depthwise(&mut fixed).unwrap(), 0, "idempotent");
+        let worst = worst_difference(typed, fixed);
+        assert!(worst < 1e-4, "outputs differ by {worst}");
+    }
+
+    #[test]
+    fn yolox_pointwise_convolutions_and_silus_are_replaced_with_the_same_output() {
+        if !PointwiseConv::fast_path_available() {
+            let mut typed = yolox_typed();
+            assert_eq!(
+                use_fast_pointwise(&mut typed).unwrap(),
+                0,
+                "no fast path here"
+            );
+            return;
+        }
+        let typed = yolox_typed();
+        let mut fixed = typed.clone();
+        assert_eq!(use_fast_pointwise(&mut fixed).unwrap(), 82);
+        assert_eq!(use_fast_pointwise(&mut fixed).unwrap(), 0, "idempotent");
+        let mut fixed = fixed.into_decluttered().unwrap();
+        assert_eq!(fuse_silu(&mut fixed).unwrap(), 73);
+        assert_eq!(fuse_silu(&mut fixed).unwrap(), 0, "idempotent");
         let worst = worst_difference(typed, fixed);
         assert!(worst < 1e-4, "outputs differ by {worst}");
     }

@@ -39,6 +39,7 @@ pub mod family;
 pub mod graph_fixes;
 mod labels;
 mod nms;
+pub mod pointwise;
 pub mod preprocess;
 mod types;
 
