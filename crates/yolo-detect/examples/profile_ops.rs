@@ -58,7 +58,7 @@ fn main() -> TractResult<()> {
     yolo_detect::graph_fixes::use_fast_depthwise(&mut own_dw)?;
     let mut own_dw = own_dw.into_optimized()?;
     yolo_detect::graph_fixes::move_softmax_axis_last(&mut own_dw)?;
-    let pointwise = yolo_detect::graph_fixes::use_fast_pointwise(&mut pooled)?;
+    let pointwise = yolo_detect::graph_fixes::use_fast_dense_convolutions(&mut pooled)?;
     let mut fixed = pooled.into_decluttered()?;
     let depthwise = yolo_detect::graph_fixes::use_fast_depthwise(&mut fixed)?;
     let silus = yolo_detect::graph_fixes::fuse_silu(&mut fixed)?;

@@ -10,6 +10,8 @@
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::*;
 
+use crate::conv_tiles;
+
 /// Geometry of one depthwise convolution, built by
 /// [`use_fast_depthwise`](crate::graph_fixes::use_fast_depthwise): `channels` planes of
 /// `in_h × in_w`, a square `kernel` at `stride` (1 or 2), `pad_top`/`pad_left` zeros before
@@ -32,6 +34,9 @@ pub struct DepthwiseConv {
     pub(crate) in_hw: (usize, usize),
     /// Output height and width.
     pub(crate) out_hw: (usize, usize),
+    /// Whether SiLU (`x · sigmoid(x)`, as [`fuse_silu`](crate::graph_fixes::fuse_silu) folds
+    /// it in) follows the bias.
+    pub(crate) silu: bool,
 }
 
 impl DepthwiseConv {
@@ -86,7 +91,11 @@ impl DepthwiseConv {
                 k,
                 bias: bias[c % bias.len()],
             };
-            plane.accumulate(&mut output[plane_index * oh * ow..][..oh * ow], ow);
+            let out = &mut output[plane_index * oh * ow..][..oh * ow];
+            plane.accumulate(out, ow);
+            if self.silu {
+                conv_tiles::silu_in_place(out);
+            }
         }
     }
 }
@@ -194,14 +203,15 @@ impl Op for DepthwiseConv {
 
     fn info(&self) -> TractResult<Vec<String>> {
         Ok(vec![format!(
-            "{}ch k{} s{} pad {},{} in {:?} out {:?}",
+            "{}ch k{} s{} pad {},{} in {:?} out {:?}{}",
             self.channels,
             self.kernel,
             self.stride,
             self.pad_top,
             self.pad_left,
             self.in_hw,
-            self.out_hw
+            self.out_hw,
+            if self.silu { ", SiLU" } else { "" }
         )])
     }
 
@@ -315,6 +325,7 @@ mod tests {
             pad_left: pad,
             in_hw: (ih, iw),
             out_hw: (out(ih), out(iw)),
+            silu: false,
         };
         let input: Vec<f32> = (0..2 * 3 * ih * iw)
             .map(|i| ((i * 7919) % 97) as f32 / 13.0 - 3.0)

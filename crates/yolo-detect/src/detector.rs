@@ -5,7 +5,8 @@ use crate::decode::{decode_output, Candidate, OutputLayout};
 use crate::error::tract_error;
 use crate::family::{recognise_family, ModelMetadata};
 use crate::graph_fixes::{
-    cascade_max_pools, fuse_silu, move_softmax_axis_last, use_fast_depthwise, use_fast_pointwise,
+    cascade_max_pools, fuse_silu, move_softmax_axis_last, use_fast_dense_convolutions,
+    use_fast_depthwise,
 };
 use crate::labels::{fit_names, parse_names_dict, COCO_80};
 use crate::preprocess::{Letterbox, PreprocessSpec, Preprocessor};
@@ -128,7 +129,8 @@ impl Detector {
             .and_then(|m| m.into_typed())
             .map_err(|e| load_err(&model_name, e))?;
         let pools = cascade_max_pools(&mut typed).map_err(|e| load_err(&model_name, e))?;
-        let pointwise = use_fast_pointwise(&mut typed).map_err(|e| load_err(&model_name, e))?;
+        let pointwise =
+            use_fast_dense_convolutions(&mut typed).map_err(|e| load_err(&model_name, e))?;
         let mut typed = typed
             .into_decluttered()
             .map_err(|e| load_err(&model_name, e))?;

@@ -7,8 +7,11 @@ use tract_onnx::tract_core::ops::cnn::{Conv, KernelFormat, MaxPool, PaddingSpec}
 use tract_onnx::tract_core::ops::element_wise::ElementWiseOp;
 use tract_onnx::tract_core::ops::nn::{DataFormat, Silu, Softmax};
 
+use crate::conv_tiles::PackedWeights;
 use crate::depthwise::DepthwiseConv;
 use crate::pointwise::PointwiseConv;
+use crate::spatial_conv::SpatialConv;
+use std::sync::Arc;
 
 /// Makes every single-axis softmax run over the last axis.
 ///
@@ -91,22 +94,24 @@ pub fn use_fast_depthwise(model: &mut TypedModel) -> TractResult<usize> {
     Ok(targets.len())
 }
 
-/// Replaces the 1×1 convolutions (NCHW or CHW `f32`, one group, stride 1, no padding, constant
-/// weights and bias) by [`PointwiseConv`], where the CPU runs its fast path
-/// ([`PointwiseConv::fast_path_available`]; elsewhere tract's own is faster and nothing changes).
+/// Replaces the dense convolutions (one group; NCHW or CHW `f32`; constant weights and bias):
+/// 1×1 ones at stride 1 without padding by [`PointwiseConv`], square k×k ones at stride 1 or 2
+/// by [`SpatialConv`]. Only where the CPU runs their fast path
+/// ([`PointwiseConv::fast_path_available`]); elsewhere tract's own is faster and nothing
+/// changes.
 ///
 /// Same arithmetic up to rounding order. Returns how many convolutions were replaced. Call on
 /// the typed model before decluttering: decluttering turns 1×1 convolutions into matrix
 /// products (and splits those that read a concatenation), after which they are no longer
 /// recognisable. A batch norm the export left after a convolution then stays a separate
 /// operator. Follow with [`fuse_silu`] on the decluttered model.
-pub fn use_fast_pointwise(model: &mut TypedModel) -> TractResult<usize> {
+pub fn use_fast_dense_convolutions(model: &mut TypedModel) -> TractResult<usize> {
     if !PointwiseConv::fast_path_available() {
         return Ok(0);
     }
     // Weights reach the convolutions through casts until constants are propagated.
     model.prop_consts()?;
-    let targets: Vec<(usize, PointwiseConv)> = model
+    let targets: Vec<(usize, Box<dyn TypedOp>)> = model
         .nodes()
         .iter()
         .filter_map(|node| {
@@ -117,7 +122,7 @@ pub fn use_fast_pointwise(model: &mut TypedModel) -> TractResult<usize> {
                 .map(|i| model.outlet_fact(*i))
                 .collect::<TractResult<_>>()
                 .ok()?;
-            Some((node.id, pointwise_op(conv, &facts)?))
+            Some((node.id, dense_op(conv, &facts)?))
         })
         .collect();
     for (id, op) in &targets {
@@ -126,7 +131,7 @@ pub fn use_fast_pointwise(model: &mut TypedModel) -> TractResult<usize> {
         let data = node.inputs[0];
         let mut patch = TypedModelPatch::default();
         let tapped = patch.tap_model(model, data)?;
-        let wire = patch.wire_node(format!("{name}.fast_pointwise"), op.clone(), &[tapped])?;
+        let wire = patch.wire_node(format!("{name}.fast"), op.clone(), &[tapped])?;
         patch.shunt_outside(model, OutletId::new(*id, 0), wire[0])?;
         patch.obliterate(*id)?;
         patch.apply(model)?;
@@ -134,14 +139,21 @@ pub fn use_fast_pointwise(model: &mut TypedModel) -> TractResult<usize> {
     Ok(targets.len())
 }
 
-/// The [`PointwiseConv`] equivalent to `conv` on inputs `facts` (data, kernel, bias), if any.
-fn pointwise_op(conv: &Conv, facts: &[&TypedFact]) -> Option<PointwiseConv> {
+/// The [`PointwiseConv`] or [`SpatialConv`] equivalent to `conv` on inputs `facts` (data,
+/// kernel, bias), if any.
+fn dense_op(conv: &Conv, facts: &[&TypedFact]) -> Option<Box<dyn TypedOp>> {
     let spec = &conv.pool_spec;
     let input = facts.first()?;
     let shape = input.shape.as_concrete()?;
     let rank = shape.len();
     let in_channels = conv.input_channels();
     let out_channels = conv.output_channels();
+    let &[kh, kw] = spec.kernel_shape.as_slice() else {
+        return None;
+    };
+    let strides = spec.strides.clone().unwrap_or_else(|| tvec![1, 1]);
+    let dilations = spec.dilations.clone().unwrap_or_else(|| tvec![1, 1]);
+    let stride = strides[0];
     let plain = conv.q_params.is_none()
         && input.datum_type == f32::datum_type()
         && matches!(
@@ -150,27 +162,19 @@ fn pointwise_op(conv: &Conv, facts: &[&TypedFact]) -> Option<PointwiseConv> {
         )
         && conv.kernel_fmt == KernelFormat::OIHW
         && conv.group == 1
-        && spec.kernel_shape.as_slice() == [1, 1]
-        && spec
-            .strides
-            .as_ref()
-            .is_none_or(|s| s.iter().all(|&s| s == 1))
-        && shape[rank - 3] == in_channels;
+        && kh == kw
+        && strides.iter().all(|&s| s == stride)
+        && (1..=2).contains(&stride)
+        && dilations.iter().all(|&d| d == 1)
+        && shape[rank - 3] == in_channels
+        && shape[rank - 2] > 0
+        && shape[rank - 1] > 0;
     if !plain {
         return None;
     }
-    let dims = spec
-        .padding
-        .compute(&shape[rank - 2..], &[1, 1], &[1, 1], &[1, 1]);
-    if dims
-        .iter()
-        .zip(&shape[rank - 2..])
-        .any(|(d, &n)| d.pad_before != 0 || d.convoluted != n)
-    {
-        return None;
-    }
+    let taps = in_channels * kh * kw;
     let kernel = facts.get(1)?.konst.as_ref()?;
-    if kernel.datum_type() != f32::datum_type() || kernel.len() != in_channels * out_channels {
+    if kernel.datum_type() != f32::datum_type() || kernel.len() != taps * out_channels {
         return None;
     }
     let weights = kernel
@@ -193,13 +197,39 @@ fn pointwise_op(conv: &Conv, facts: &[&TypedFact]) -> Option<PointwiseConv> {
                 .to_vec()
         }
     };
-    PointwiseConv::new(in_channels, out_channels, &weights, &bias)
+    let dims = spec
+        .padding
+        .compute(&shape[rank - 2..], &[kh, kw], &[1, 1], &[stride, stride]);
+    if dims.iter().any(|d| d.convoluted == 0) {
+        return None;
+    }
+    let unpadded = dims
+        .iter()
+        .zip(&shape[rank - 2..])
+        .all(|(d, &n)| d.pad_before == 0 && d.convoluted == n);
+    if kh == 1 && stride == 1 && unpadded {
+        let op = PointwiseConv::new(in_channels, out_channels, &weights, &bias)?;
+        return Some(Box::new(op));
+    }
+    let op = SpatialConv {
+        in_channels,
+        kernel: kh,
+        stride,
+        pad_top: dims[0].pad_before,
+        pad_left: dims[1].pad_before,
+        in_hw: (shape[rank - 2], shape[rank - 1]),
+        out_hw: (dims[0].convoluted, dims[1].convoluted),
+        weights: Arc::new(PackedWeights::new(out_channels, taps, &weights, &bias)?),
+        silu: false,
+    };
+    Some(Box::new(op))
 }
 
-/// Folds each SiLU that is the only reader of a [`PointwiseConv`] into it. Returns how many
-/// were folded. Call on the decluttered model (where `x · sigmoid(x)` has become one `Silu`).
+/// Folds each SiLU that is the only reader of a [`PointwiseConv`], [`SpatialConv`] or
+/// [`DepthwiseConv`] into it. Returns how many were folded. Call on the decluttered model
+/// (where `x · sigmoid(x)` has become one `Silu`).
 pub fn fuse_silu(model: &mut TypedModel) -> TractResult<usize> {
-    let targets: Vec<(usize, usize, PointwiseConv)> = model
+    let targets: Vec<(usize, usize, Box<dyn TypedOp>)> = model
         .nodes()
         .iter()
         .filter_map(|node| {
@@ -207,22 +237,44 @@ pub fn fuse_silu(model: &mut TypedModel) -> TractResult<usize> {
             ew.0.downcast_ref::<Silu>()?;
             let input = *node.inputs.first()?;
             let producer = model.node(input.node);
-            let conv = producer.op_as::<PointwiseConv>()?;
             let single_reader = producer.outputs[0].successors.len() == 1
                 && !model.output_outlets().ok()?.contains(&input);
-            (!conv.silu && single_reader).then(|| {
-                let mut fused = conv.clone();
-                fused.silu = true;
-                (node.id, producer.id, fused)
-            })
+            if !single_reader {
+                return None;
+            }
+            let fused: Box<dyn TypedOp> = if let Some(op) = producer.op_as::<PointwiseConv>() {
+                (!op.silu).then(|| {
+                    Box::new(PointwiseConv {
+                        silu: true,
+                        ..op.clone()
+                    })
+                })?
+            } else if let Some(op) = producer.op_as::<SpatialConv>() {
+                (!op.silu).then(|| {
+                    Box::new(SpatialConv {
+                        silu: true,
+                        ..op.clone()
+                    })
+                })?
+            } else if let Some(op) = producer.op_as::<DepthwiseConv>() {
+                (!op.silu).then(|| {
+                    Box::new(DepthwiseConv {
+                        silu: true,
+                        ..op.clone()
+                    })
+                })?
+            } else {
+                return None;
+            };
+            Some((node.id, producer.id, fused))
         })
         .collect();
-    for (silu, conv, fused) in &targets {
+    for (silu, conv, fused) in targets.iter() {
         let name = model.node(*conv).name.clone();
-        let data = model.node(*conv).inputs[0];
+        let inputs = model.node(*conv).inputs.clone();
         let mut patch = TypedModelPatch::default();
-        let tapped = patch.tap_model(model, data)?;
-        let wire = patch.wire_node(format!("{name}.silu"), fused.clone(), &[tapped])?;
+        let taps = patch.taps(model, &inputs)?;
+        let wire = patch.wire_node(format!("{name}.silu"), fused.clone(), &taps)?;
         patch.shunt_outside(model, OutletId::new(*silu, 0), wire[0])?;
         patch.obliterate(*silu)?;
         patch.obliterate(*conv)?;
@@ -276,6 +328,7 @@ fn depthwise_geometry(conv: &Conv, input: &TypedFact) -> Option<DepthwiseConv> {
         pad_left: dims[1].pad_before,
         in_hw: (shape[rank - 2], shape[rank - 1]),
         out_hw: (dims[0].convoluted, dims[1].convoluted),
+        silu: false,
     })
 }
 
@@ -462,11 +515,11 @@ mod tests {
     }
 
     #[test]
-    fn yolox_pointwise_convolutions_and_silus_are_replaced_with_the_same_output() {
+    fn yolox_dense_convolutions_and_silus_are_replaced_with_the_same_output() {
         if !PointwiseConv::fast_path_available() {
             let mut typed = yolox_typed();
             assert_eq!(
-                use_fast_pointwise(&mut typed).unwrap(),
+                use_fast_dense_convolutions(&mut typed).unwrap(),
                 0,
                 "no fast path here"
             );
@@ -474,10 +527,17 @@ mod tests {
         }
         let typed = yolox_typed();
         let mut fixed = typed.clone();
-        assert_eq!(use_fast_pointwise(&mut fixed).unwrap(), 82);
-        assert_eq!(use_fast_pointwise(&mut fixed).unwrap(), 0, "idempotent");
+        // 82 pointwise convolutions and the stem's 3×3 one.
+        assert_eq!(use_fast_dense_convolutions(&mut fixed).unwrap(), 83);
+        assert_eq!(
+            use_fast_dense_convolutions(&mut fixed).unwrap(),
+            0,
+            "idempotent"
+        );
         let mut fixed = fixed.into_decluttered().unwrap();
-        assert_eq!(fuse_silu(&mut fixed).unwrap(), 73);
+        assert_eq!(use_fast_depthwise(&mut fixed).unwrap(), 30);
+        // Every SiLU of the model follows one of the three convolution ops.
+        assert_eq!(fuse_silu(&mut fixed).unwrap(), 104);
         assert_eq!(fuse_silu(&mut fixed).unwrap(), 0, "idempotent");
         let worst = worst_difference(typed, fixed);
         assert!(worst < 1e-4, "outputs differ by {worst}");

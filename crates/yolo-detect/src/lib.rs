@@ -30,6 +30,7 @@
 
 mod codec;
 mod config;
+mod conv_tiles;
 pub mod decode;
 pub mod depthwise;
 mod detector;
@@ -41,6 +42,7 @@ mod labels;
 mod nms;
 pub mod pointwise;
 pub mod preprocess;
+pub mod spatial_conv;
 mod types;
 
 pub use codec::{decode_jpeg, encode_jpeg, MAX_DIMENSION};

@@ -6,30 +6,26 @@
 //! then applies the SiLU in a separate pass (≈10 ms of a 15.6 ms run on this project's
 //! machine; see `docs/benchmarks.md`). In NCHW a 1×1 convolution is already a matrix product
 //! whose right-hand side needs no packing: each input channel's plane is a contiguous row. This
-//! op keeps the weights packed once (blocks of [`ROWS`] output channels, interleaved), walks the
-//! planes in tiles of [`ROWS`] channels × 48 points held in AVX-512 registers, and adds the bias
-//! and applies the SiLU while the tile is still in registers.
+//! op runs it as one [`conv_tiles`](crate::conv_tiles) job per image: weights packed once,
+//! tiles of 8 channels × 48 points held in AVX-512 registers, the bias and SiLU applied while
+//! the tile is still in registers.
 
 use std::sync::Arc;
 
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::*;
 
-/// Output channels per register tile (and per block of packed weights).
-pub const ROWS: usize = 8;
+use crate::conv_tiles::{self, PackedWeights, RowJob};
 
 /// A pointwise convolution: `out[o][p] = act(bias[o] + Σ_i w[o][i] · in[i][p])` for every point
 /// `p` of the planes, where `act` is the identity or SiLU. Built by
-/// [`use_fast_pointwise`](crate::graph_fixes::use_fast_pointwise). Input at eval: `[N, C, H, W]`
+/// [`use_fast_dense_convolutions`](crate::graph_fixes::use_fast_dense_convolutions). Input at eval: `[N, C, H, W]`
 /// or `[C, H, W]` with `C = in_channels`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PointwiseConv {
     pub(crate) in_channels: usize,
     pub(crate) out_channels: usize,
-    /// Weights as `[out_channels / ROWS (rounded up)][in_channels][ROWS]`, zero-padded.
-    pub(crate) packed: Arc<Vec<f32>>,
-    /// One bias per output channel, zero-padded to whole blocks.
-    pub(crate) bias: Arc<Vec<f32>>,
+    pub(crate) weights: Arc<PackedWeights>,
     /// Whether SiLU (`x · sigmoid(x)`) follows the bias.
     pub(crate) silu: bool,
 }
@@ -46,223 +42,53 @@ impl PointwiseConv {
         weights: &[f32],
         bias: &[f32],
     ) -> Option<Self> {
-        if weights.len() != in_channels * out_channels
-            || !(bias.is_empty() || bias.len() == 1 || bias.len() == out_channels)
-            || in_channels == 0
-            || out_channels == 0
-        {
-            return None;
-        }
-        let blocks = out_channels.div_ceil(ROWS);
-        let mut packed = vec![0f32; blocks * in_channels * ROWS];
-        for (o, row) in weights.chunks_exact(in_channels).enumerate() {
-            let (block, lane) = (o / ROWS, o % ROWS);
-            for (i, &w) in row.iter().enumerate() {
-                packed[(block * in_channels + i) * ROWS + lane] = w;
-            }
-        }
-        let bias = (0..blocks * ROWS)
-            .map(|o| match bias.len() {
-                0 => 0.0,
-                1 => bias[0],
-                _ => bias.get(o).copied().unwrap_or(0.0),
-            })
-            .collect();
+        let weights = PackedWeights::new(out_channels, in_channels, weights, bias)?;
         Some(PointwiseConv {
             in_channels,
             out_channels,
-            packed: Arc::new(packed),
-            bias: Arc::new(bias),
+            weights: Arc::new(weights),
             silu: false,
         })
     }
 
-    /// Whether this CPU runs the op's fast path (otherwise tract's own convolution is faster,
-    /// and [`use_fast_pointwise`](crate::graph_fixes::use_fast_pointwise) leaves it alone).
+    /// Whether this CPU runs the op's fast path, AVX-512F (otherwise tract's own convolution is
+    /// faster, and [`use_fast_dense_convolutions`](crate::graph_fixes::use_fast_dense_convolutions) leaves it
+    /// alone).
     pub fn fast_path_available() -> bool {
-        #[cfg(target_arch = "x86_64")]
-        {
-            std::arch::is_x86_feature_detected!("avx512f")
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        {
-            false
-        }
+        conv_tiles::fast_path_available()
     }
 
     /// Runs the convolution on plain slices: `input` holds whole batches of `in_channels`
     /// planes of `points` values, `output` the same number of batches of `out_channels` planes.
     pub(crate) fn run(&self, input: &[f32], output: &mut [f32], points: usize) {
-        if points == 0 {
-            return;
-        }
-        let batches = input.len() / (self.in_channels * points);
-        for b in 0..batches {
-            let src = &input[b * self.in_channels * points..][..self.in_channels * points];
-            let dst = &mut output[b * self.out_channels * points..][..self.out_channels * points];
-            #[cfg(target_arch = "x86_64")]
-            if Self::fast_path_available() {
-                #[allow(unsafe_code)]
-                // SAFETY: the CPU has AVX-512F, checked just above.
-                unsafe {
-                    avx512::run(self, src, dst, points)
-                };
-                continue;
-            }
-            self.run_portable(src, dst, points);
-        }
+        self.run_with(input, output, points, |job, src, dst| job.run(src, dst));
     }
 
-    /// The same computation in plain Rust, for CPUs without AVX-512 and for tests.
-    fn run_portable(&self, input: &[f32], output: &mut [f32], points: usize) {
-        let ci = self.in_channels;
-        for (o, out) in output.chunks_exact_mut(points).enumerate() {
-            out.fill(self.bias[o]);
-            let (block, lane) = (o / ROWS, o % ROWS);
-            for (i, plane) in input.chunks_exact(points).enumerate() {
-                let w = self.packed[(block * ci + i) * ROWS + lane];
-                for (y, &x) in out.iter_mut().zip(plane) {
-                    *y += w * x;
-                }
-            }
-            if self.silu {
-                for y in out.iter_mut() {
-                    *y /= 1.0 + (-*y).exp();
-                }
-            }
-        }
-    }
-}
-
-#[cfg(target_arch = "x86_64")]
-#[allow(unsafe_code)]
-mod avx512 {
-    //! The AVX-512 tiles. Every pointer read or written stays inside the slices `run` is given:
-    //! a tile covers points `p..p + 16·V` of which only the first `16·(V-1) + popcount(mask)`
-    //! are touched, and output rows past `out_channels` are never stored.
-
-    use super::{PointwiseConv, ROWS};
-    use std::arch::x86_64::*;
-
-    /// Points per register tile: three vectors of 16.
-    const VECS: usize = 3;
-
-    /// # Safety
-    /// The CPU must have AVX-512F; `input` holds `in_channels · points` values and `output`
-    /// `out_channels · points`.
-    #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn run(op: &PointwiseConv, input: &[f32], output: &mut [f32], points: usize) {
-        debug_assert_eq!(input.len(), op.in_channels * points);
-        debug_assert_eq!(output.len(), op.out_channels * points);
-        let blocks = op.out_channels.div_ceil(ROWS);
-        let mut p = 0;
-        while p + 16 * VECS <= points {
-            for block in 0..blocks {
-                // SAFETY: points p..p+48 exist; see the module comment.
-                unsafe { tile::<VECS>(op, input, output, points, p, block, 0xFFFF) };
-            }
-            p += 16 * VECS;
-        }
-        while p < points {
-            let left = (points - p).min(16);
-            let mask: __mmask16 = if left == 16 {
-                0xFFFF
-            } else {
-                (1u16 << left) - 1
-            };
-            for block in 0..blocks {
-                // SAFETY: points p..p+left exist and the mask covers only those.
-                unsafe { tile::<1>(op, input, output, points, p, block, mask) };
-            }
-            p += left;
-        }
-    }
-
-    /// One tile: output channels `block·ROWS..` (those that exist) × points `p..p + 16·V`, the
-    /// last vector limited to `mask`.
-    #[target_feature(enable = "avx512f")]
-    #[inline]
-    unsafe fn tile<const V: usize>(
-        op: &PointwiseConv,
+    fn run_with(
+        &self,
         input: &[f32],
         output: &mut [f32],
         points: usize,
-        p: usize,
-        block: usize,
-        mask: __mmask16,
+        run: fn(&RowJob, &[f32], &mut [f32]),
     ) {
-        let ci = op.in_channels;
-        let weights = op.packed[block * ci * ROWS..][..ci * ROWS].as_ptr();
-        let src = input.as_ptr();
-        let mut acc = [[_mm512_setzero_ps(); V]; ROWS];
-        for i in 0..ci {
-            // SAFETY: row i of the input holds `points` values and the tile stays inside them.
-            let row = unsafe { src.add(i * points + p) };
-            let mut x = [_mm512_setzero_ps(); V];
-            for (v, x) in x.iter_mut().enumerate() {
-                *x = if v + 1 == V {
-                    unsafe { _mm512_maskz_loadu_ps(mask, row.add(16 * v)) }
-                } else {
-                    unsafe { _mm512_loadu_ps(row.add(16 * v)) }
-                };
-            }
-            for (r, acc) in acc.iter_mut().enumerate() {
-                let w = _mm512_set1_ps(unsafe { *weights.add(i * ROWS + r) });
-                for (a, &x) in acc.iter_mut().zip(&x) {
-                    *a = _mm512_fmadd_ps(w, x, *a);
-                }
-            }
+        if points == 0 {
+            return;
         }
-        let dst = output.as_mut_ptr();
-        for (r, acc) in acc.iter().enumerate() {
-            let o = block * ROWS + r;
-            if o >= op.out_channels {
-                break;
-            }
-            let bias = _mm512_set1_ps(op.bias[o]);
-            // SAFETY: output row o holds `points` values and the tile stays inside them.
-            let out = unsafe { dst.add(o * points + p) };
-            for (v, &a) in acc.iter().enumerate() {
-                let mut y = _mm512_add_ps(a, bias);
-                if op.silu {
-                    y = silu(y);
-                }
-                if v + 1 == V {
-                    unsafe { _mm512_mask_storeu_ps(out.add(16 * v), mask, y) };
-                } else {
-                    unsafe { _mm512_storeu_ps(out.add(16 * v), y) };
-                }
-            }
+        let offsets: Vec<usize> = (0..self.in_channels).map(|i| i * points).collect();
+        let job = RowJob {
+            weights: &self.weights,
+            silu: self.silu,
+            offsets: &offsets,
+            src_start: 0,
+            dst_start: 0,
+            out_stride: points,
+            len: points,
+        };
+        let sources = input.chunks_exact(self.in_channels * points);
+        let outputs = output.chunks_exact_mut(self.out_channels * points);
+        for (src, dst) in sources.zip(outputs) {
+            run(&job, src, dst);
         }
-    }
-
-    /// `x · sigmoid(x)` as tract-linalg (and onnxruntime's MLAS) compute it, so that fusing it
-    /// changes nothing but rounding: `max(x, -14.5) · (0.5 + p(x)/q(x))` with the rational
-    /// minimax fit of `sigmoid(x) - 0.5` over `[-14.5, 14.5]` (tract-linalg's `ssigmoid`).
-    #[target_feature(enable = "avx512f")]
-    #[inline]
-    fn silu(x: __m512) -> __m512 {
-        const LOW: f32 = -14.5;
-        let clamped = _mm512_min_ps(_mm512_set1_ps(-LOW), _mm512_max_ps(_mm512_set1_ps(LOW), x));
-        let x2 = _mm512_mul_ps(clamped, clamped);
-        let mut p = _mm512_set1_ps(-4.433_153_4e-18);
-        for c in [
-            1.169_974_4e-14,
-            -1.875_289_6e-11,
-            4.257_889_5e-8,
-            4.811_817_6e-5,
-            8.163_842e-3,
-            0.249_999_99,
-        ] {
-            p = _mm512_fmadd_ps(x2, p, _mm512_set1_ps(c));
-        }
-        let p = _mm512_mul_ps(p, clamped);
-        let mut q = _mm512_set1_ps(3.922_936e-6);
-        for c in [1.524_872_4e-3, 0.115_988_67, 1.0] {
-            q = _mm512_fmadd_ps(x2, q, _mm512_set1_ps(c));
-        }
-        let sigmoid = _mm512_add_ps(_mm512_div_ps(p, q), _mm512_set1_ps(0.5));
-        _mm512_mul_ps(_mm512_max_ps(x, _mm512_set1_ps(LOW)), sigmoid)
     }
 }
 
@@ -378,8 +204,10 @@ mod tests {
         }
         let mut fast = vec![f32::NAN; batches * co * points];
         op.run(&x, &mut fast, points);
-        let mut portable = vec![f32::NAN; co * points];
-        op.run_portable(&x[..ci * points], &mut portable, points);
+        let mut portable = vec![f32::NAN; batches * co * points];
+        op.run_with(&x, &mut portable, points, |job, src, dst| {
+            job.run_portable(src, dst)
+        });
         for (i, (g, w)) in fast.iter().zip(&want).enumerate() {
             assert!(
                 (g - w).abs() <= 1e-4 * w.abs().max(1.0),
