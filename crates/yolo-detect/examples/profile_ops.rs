@@ -1,7 +1,8 @@
 //! Where does tract spend its time? Runs a model (default: the embedded YOLOX-Nano) on a
-//! constant input four ways: 1 thread as tract optimises it, 1 thread with yolo-detect's
-//! graph rewrites but tract's own depthwise convolution, 1 thread with every rewrite of
-//! `graph_fixes` (as `Detector` loads it), and 2 threads with every rewrite,
+//! constant input five ways: 1 thread as tract optimises it, 1 thread with the pool and softmax
+//! rewrites but tract's own convolutions, 1 thread with yolo-detect's depthwise convolution but
+//! tract's dense ones, 1 thread with every rewrite of `graph_fixes` (as `Detector` loads it:
+//! also the dense convolutions and fused SiLUs), and 2 threads with every rewrite,
 //! interleaved run by run so machine load hits all alike. Prints the median total of each and
 //! the time per operator type (1 thread, with fixes).
 //!
@@ -58,14 +59,14 @@ fn main() -> TractResult<()> {
     yolo_detect::graph_fixes::use_fast_depthwise(&mut own_dw)?;
     let mut own_dw = own_dw.into_optimized()?;
     yolo_detect::graph_fixes::move_softmax_axis_last(&mut own_dw)?;
-    let pointwise = yolo_detect::graph_fixes::use_fast_dense_convolutions(&mut pooled)?;
+    let dense = yolo_detect::graph_fixes::use_fast_dense_convolutions(&mut pooled)?;
     let mut fixed = pooled.into_decluttered()?;
     let depthwise = yolo_detect::graph_fixes::use_fast_depthwise(&mut fixed)?;
     let silus = yolo_detect::graph_fixes::fuse_silu(&mut fixed)?;
     let mut fixed = fixed.into_optimized()?;
     let softmaxes = yolo_detect::graph_fixes::move_softmax_axis_last(&mut fixed)?;
     println!(
-        "graph fixes: {pools} max pools cascaded, {depthwise} depthwise and {pointwise} pointwise \
+        "graph fixes: {pools} max pools cascaded, {depthwise} depthwise and {dense} dense \
          convolutions replaced, {silus} SiLUs fused, {softmaxes} softmaxes moved to the last axis"
     );
     let mut states = [

@@ -4,8 +4,8 @@
 //! YOLOX's stem (a 3×3 convolution from 12 to 16 channels at 208×208) took 2.2 ms of a 10.5 ms
 //! YOLOX-Nano run in tract 0.23's `DirectSpatialConv`, and the Ultralytics models are mostly
 //! 3×3 convolutions. This op pads each input plane once into a scratch buffer (at stride 2 split
-//! into even and odd columns, as [`DepthwiseConv`](crate::depthwise::DepthwiseConv) does), so that
-//! every tap of every output row reads one contiguous run, then computes each output row as a
+//! into four phase planes of even or odd rows and columns), so that every tap reads a contiguous
+//! run for a whole output image, then computes the image as one
 //! [`conv_tiles`](crate::conv_tiles) job over the `in_channels · k · k` taps.
 
 use std::sync::Arc;
@@ -38,43 +38,44 @@ pub struct SpatialConv {
 // Weights compare as values; a graph never holds NaN weights that would make this irreflexive.
 impl Eq for SpatialConv {}
 
-/// Layout of the padded scratch planes.
-struct Padded {
+/// Output width from which each output row runs as its own job (narrower maps run as one).
+const WIDE_ROWS: usize = 64;
+
+/// Layout of the padded scratch planes. At stride 2 each padded plane is split into four phase
+/// planes (even or odd rows × even or odd columns), so that every tap reads its points for
+/// consecutive output columns *and* rows at a fixed distance `cols` apart.
+struct Phases {
+    /// Phase planes per input channel: 1 at stride 1, 4 at stride 2.
+    per_channel: usize,
     rows: usize,
-    /// Values per padded row (at stride 2: `half` even columns, then as many odd ones).
-    row_len: usize,
-    half: usize,
+    cols: usize,
 }
 
 impl SpatialConv {
-    /// Padded plane layout covering every tap of every output point.
-    fn padded(&self) -> Padded {
+    /// Phase plane layout covering every tap of every output point.
+    fn phases(&self) -> Phases {
         let (ih, iw) = self.in_hw;
         let (oh, ow) = self.out_hw;
-        let rows = (self.pad_top + ih).max((oh - 1) * self.stride + self.kernel);
-        let cols = (self.pad_left + iw).max((ow - 1) * self.stride + self.kernel);
-        let half = cols.div_ceil(2);
-        let row_len = if self.stride == 2 { 2 * half } else { cols };
-        Padded {
-            rows,
-            row_len,
-            half,
+        let s = self.stride;
+        let rows = (self.pad_top + ih).max((oh - 1) * s + self.kernel);
+        let cols = (self.pad_left + iw).max((ow - 1) * s + self.kernel);
+        Phases {
+            per_channel: s * s,
+            rows: rows.div_ceil(s),
+            cols: cols.div_ceil(s),
         }
     }
 
-    /// Offset of each tap's run in the padded planes, for output row 0.
-    fn tap_offsets(&self, padded: &Padded) -> Vec<usize> {
-        let k = self.kernel;
+    /// Offset in the phase planes of each tap's value for output point (0, 0); output point
+    /// (y, x) reads it at `offset + y·cols + x`.
+    fn tap_offsets(&self, phases: &Phases) -> Vec<usize> {
+        let (k, s) = (self.kernel, self.stride);
         let mut offsets = Vec::with_capacity(self.in_channels * k * k);
         for i in 0..self.in_channels {
             for ky in 0..k {
                 for kx in 0..k {
-                    let column = if self.stride == 2 {
-                        (kx % 2) * padded.half + kx / 2
-                    } else {
-                        kx
-                    };
-                    offsets.push((i * padded.rows + ky) * padded.row_len + column);
+                    let plane = i * phases.per_channel + (ky % s) * s + kx % s;
+                    offsets.push((plane * phases.rows + ky / s) * phases.cols + kx / s);
                 }
             }
         }
@@ -87,6 +88,10 @@ impl SpatialConv {
         self.run_with(input, output, |job, src, dst| job.run(src, dst));
     }
 
+    /// Computes one job per output row where rows are at least [`WIDE_ROWS`] wide; narrower
+    /// maps run all rows of an image as one job over the phase planes' width (the columns past
+    /// `out_hw.1` are computed into a scratch plane and thrown away), so that they still fill
+    /// whole tiles.
     fn run_with(
         &self,
         input: &[f32],
@@ -98,50 +103,76 @@ impl SpatialConv {
         if oh == 0 || ow == 0 || ih == 0 || iw == 0 {
             return;
         }
-        let padded = self.padded();
-        let offsets = self.tap_offsets(&padded);
-        let mut scratch = vec![0f32; self.in_channels * padded.rows * padded.row_len];
-        let out_image = self.weights.out_channels * oh * ow;
+        let phases = self.phases();
+        let offsets = self.tap_offsets(&phases);
+        let plane_len = phases.rows * phases.cols;
+        let mut scratch = vec![0f32; self.in_channels * phases.per_channel * plane_len];
+        let co = self.weights.out_channels;
         let images = input.chunks_exact(self.in_channels * ih * iw);
-        for (image, dst) in images.zip(output.chunks_exact_mut(out_image)) {
-            self.pad_into(image, &padded, &mut scratch);
-            for y in 0..oh {
-                let job = RowJob {
-                    weights: &self.weights,
-                    silu: self.silu,
-                    offsets: &offsets,
-                    src_start: y * self.stride * padded.row_len,
-                    dst_start: y * ow,
-                    out_stride: oh * ow,
-                    len: ow,
-                };
-                run(&job, &scratch, dst);
+        if ow >= WIDE_ROWS {
+            // Wide rows fill whole tiles: one job per output row, straight into the output.
+            for (image, dst) in images.zip(output.chunks_exact_mut(co * oh * ow)) {
+                self.pad_into(image, &phases, &mut scratch);
+                for y in 0..oh {
+                    let job = RowJob {
+                        weights: &self.weights,
+                        silu: self.silu,
+                        offsets: &offsets,
+                        src_start: y * phases.cols,
+                        dst_start: y * ow,
+                        out_stride: oh * ow,
+                        len: ow,
+                    };
+                    run(&job, &scratch, dst);
+                }
+            }
+            return;
+        }
+        let wide_plane = oh * phases.cols;
+        let mut wide = vec![0f32; co * wide_plane];
+        let job = RowJob {
+            weights: &self.weights,
+            silu: self.silu,
+            offsets: &offsets,
+            src_start: 0,
+            dst_start: 0,
+            out_stride: wide_plane,
+            len: (oh - 1) * phases.cols + ow,
+        };
+        for (image, dst) in images.zip(output.chunks_exact_mut(co * oh * ow)) {
+            self.pad_into(image, &phases, &mut scratch);
+            run(&job, &scratch, &mut wide);
+            for (wide, dst) in wide
+                .chunks_exact(wide_plane)
+                .zip(dst.chunks_exact_mut(oh * ow))
+            {
+                for (wide, dst) in wide.chunks_exact(phases.cols).zip(dst.chunks_exact_mut(ow)) {
+                    dst.copy_from_slice(&wide[..ow]);
+                }
             }
         }
     }
 
-    /// Copies one image's planes into the padded scratch planes (whose zeros stay zero).
-    fn pad_into(&self, image: &[f32], padded: &Padded, scratch: &mut [f32]) {
+    /// Copies one image's planes into the phase planes (whose padding stays zero).
+    fn pad_into(&self, image: &[f32], phases: &Phases, scratch: &mut [f32]) {
         let (ih, iw) = self.in_hw;
-        let plane_len = padded.rows * padded.row_len;
+        let s = self.stride;
+        let plane_len = phases.rows * phases.cols;
+        let channel_len = phases.per_channel * plane_len;
         for (plane, dst) in image
             .chunks_exact(ih * iw)
-            .zip(scratch.chunks_exact_mut(plane_len))
+            .zip(scratch.chunks_exact_mut(channel_len))
         {
             for (y, row) in plane.chunks_exact(iw).enumerate() {
-                let dst = &mut dst[(y + self.pad_top) * padded.row_len..][..padded.row_len];
-                if self.stride == 2 {
-                    let (even, odd) = dst.split_at_mut(padded.half);
-                    for (x, &v) in row.iter().enumerate() {
-                        let column = x + self.pad_left;
-                        if column.is_multiple_of(2) {
-                            even[column / 2] = v;
-                        } else {
-                            odd[column / 2] = v;
-                        }
-                    }
-                } else {
-                    dst[self.pad_left..][..iw].copy_from_slice(row);
+                let r = y + self.pad_top;
+                if s == 1 {
+                    dst[r * phases.cols + self.pad_left..][..iw].copy_from_slice(row);
+                    continue;
+                }
+                for (x, &v) in row.iter().enumerate() {
+                    let c = x + self.pad_left;
+                    let phase = (r % s) * s + c % s;
+                    dst[phase * plane_len + (r / s) * phases.cols + c / s] = v;
                 }
             }
         }
@@ -326,7 +357,7 @@ mod tests {
             (2, 2, 0),
             (1, 2, 0),
         ] {
-            for (h, w) in [(7, 9), (8, 8), (13, 50), (1, 1), (4, 3)] {
+            for (h, w) in [(7, 9), (8, 8), (13, 50), (1, 1), (4, 3), (3, 70)] {
                 for (ci, co) in [(1, 1), (3, 9), (12, 16)] {
                     if h + 2 * pad >= k && w + 2 * pad >= k {
                         check(Case {
