@@ -362,4 +362,34 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn fused_silu_is_the_silu_of_the_plain_output() {
+        let mut op = DepthwiseConv {
+            channels: 2,
+            kernel: 3,
+            stride: 1,
+            pad_top: 1,
+            pad_left: 1,
+            in_hw: (5, 37),
+            out_hw: (5, 37),
+            silu: false,
+        };
+        let input: Vec<f32> = (0..2 * 5 * 37)
+            .map(|i| ((i * 7919) % 97) as f32 / 5.0 - 9.0)
+            .collect();
+        let weights: Vec<f32> = (0..18).map(|i| i as f32 / 4.0 - 2.0).collect();
+        let mut plain = vec![0f32; input.len()];
+        op.run(&input, &weights, &[0.5, -1.0], &mut plain);
+        op.silu = true;
+        let mut fused = vec![0f32; input.len()];
+        op.run(&input, &weights, &[0.5, -1.0], &mut fused);
+        for (p, f) in plain.iter().zip(&fused) {
+            let want = conv_tiles::silu(*p);
+            assert!(
+                (f - want).abs() <= 1e-6 * want.abs().max(1.0),
+                "{f} vs silu({p}) = {want}"
+            );
+        }
+    }
 }
