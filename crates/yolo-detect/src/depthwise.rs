@@ -385,9 +385,10 @@ mod tests {
         let mut fused = vec![0f32; input.len()];
         op.run(&input, &weights, &[0.5, -1.0], &mut fused);
         for (p, f) in plain.iter().zip(&fused) {
+            // The AVX2 path uses tract's FMA fit of the sigmoid, 1e-6 away from this one.
             let want = conv_tiles::silu(*p);
             assert!(
-                (f - want).abs() <= 1e-6 * want.abs().max(1.0),
+                (f - want).abs() <= 1e-5 * want.abs().max(1.0),
                 "{f} vs silu({p}) = {want}"
             );
         }

@@ -226,12 +226,12 @@ fn dense_op(conv: &Conv, facts: &[&TypedFact]) -> Option<Box<dyn TypedOp>> {
 }
 
 /// Folds each SiLU that is the only reader of a [`PointwiseConv`], [`SpatialConv`] or
-/// [`DepthwiseConv`] into it, where the CPU has AVX-512F (as for
+/// [`DepthwiseConv`] into it, where the CPU has their fast paths (as for
 /// [`use_fast_dense_convolutions`]). Returns how many were folded. Call on the decluttered model
 /// (where `x · sigmoid(x)` has become one `Silu`).
 pub fn fuse_silu(model: &mut TypedModel) -> TractResult<usize> {
     if !PointwiseConv::fast_path_available() {
-        // Without AVX-512 the fused SiLU would be slower than tract's own kernel.
+        // Without AVX2 the fused SiLU would be slower than tract's own kernel.
         return Ok(0);
     }
     let targets: Vec<(usize, usize, Box<dyn TypedOp>)> = model

@@ -1,5 +1,5 @@
 //! A 1×1 convolution op for NCHW `f32` graphs, with the bias and an optional SiLU fused in,
-//! swapped in for tract's own where the CPU has AVX-512.
+//! swapped in for tract's own where the CPU has AVX-512 or AVX2 and FMA.
 //!
 //! YOLOX-Nano's 101 pointwise convolutions are most of its work (429 M multiply-adds at 416).
 //! tract 0.23 runs each as a matrix product over an activation it first packs into panels,
@@ -7,7 +7,7 @@
 //! machine; see `docs/benchmarks.md`). In NCHW a 1×1 convolution is already a matrix product
 //! whose right-hand side needs no packing: each input channel's plane is a contiguous row. This
 //! op runs it as one [`conv_tiles`](crate::conv_tiles) job per image: weights packed once,
-//! tiles of 8 channels × 48 points held in AVX-512 registers, the bias and SiLU applied while
+//! tiles of output channels × points held in vector registers, the bias and SiLU applied while
 //! the tile is still in registers.
 
 use std::sync::Arc;
@@ -51,9 +51,10 @@ impl PointwiseConv {
         })
     }
 
-    /// Whether this CPU runs the op's fast path, AVX-512F (otherwise tract's own convolution is
-    /// faster, and [`use_fast_dense_convolutions`](crate::graph_fixes::use_fast_dense_convolutions) leaves it
-    /// alone).
+    /// Whether this CPU runs the op's fast paths, AVX-512F or AVX2 and FMA (otherwise tract's own
+    /// convolution is faster, and
+    /// [`use_fast_dense_convolutions`](crate::graph_fixes::use_fast_dense_convolutions) leaves
+    /// it alone). `TRACT_CPU_ISA=-avx512f` takes AVX-512 away from yolo-detect as from tract.
     pub fn fast_path_available() -> bool {
         conv_tiles::fast_path_available()
     }

@@ -8,9 +8,9 @@
 //! ```
 //!
 //! where each tap `t` reads a contiguous run of the source (an input plane for a 1×1
-//! convolution; a shifted row of a padded plane for a k×k one). With AVX-512F the run is
-//! walked in tiles of [`ROWS`] channels × 48 points held in registers, the bias and SiLU applied
-//! before the tile is stored.
+//! convolution; a shifted row of a padded plane for a k×k one). The run is walked in tiles of
+//! output channels × points held in registers (8 × 48 with AVX-512F, 4 × 16 with AVX2 and FMA,
+//! chosen at run time; see [`simd`]), the bias and SiLU applied before the tile is stored.
 
 /// Output channels per register tile (and per block of packed weights).
 pub(crate) const ROWS: usize = 8;
@@ -72,16 +72,50 @@ impl PackedWeights {
     }
 }
 
-/// Whether this CPU has the fast path (AVX-512F).
+/// The vector instructions the tiles use on this CPU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Simd {
+    /// AVX-512F: tiles of 8 channels × 48 points.
+    Avx512,
+    /// AVX2 and FMA: tiles of 4 channels × 24 points.
+    Avx2,
+    /// Neither: plain Rust, far slower than tract (the rewrites stay off).
+    None,
+}
+
+/// What this CPU has, as tract-linalg sees it: `TRACT_CPU_ISA=-avx512f` (tract-linalg's knob
+/// for editing the detected features) takes AVX-512 away from both, so that the AVX2 paths can
+/// be compared on an AVX-512 machine.
+pub(crate) fn simd() -> Simd {
+    static SIMD: std::sync::OnceLock<Simd> = std::sync::OnceLock::new();
+    *SIMD.get_or_init(|| {
+        #[cfg(target_arch = "x86_64")]
+        {
+            let removed = |feature: &str| {
+                std::env::var("TRACT_CPU_ISA").is_ok_and(|isa| {
+                    isa.split(',')
+                        .any(|edit| edit.trim() == format!("-{feature}"))
+                })
+            };
+            let has = |feature: &str| match feature {
+                "avx512f" => std::arch::is_x86_feature_detected!("avx512f"),
+                "avx2" => std::arch::is_x86_feature_detected!("avx2"),
+                _ => std::arch::is_x86_feature_detected!("fma"),
+            } && !removed(feature);
+            if has("avx512f") {
+                return Simd::Avx512;
+            }
+            if has("avx2") && has("fma") {
+                return Simd::Avx2;
+            }
+        }
+        Simd::None
+    })
+}
+
+/// Whether this CPU has a fast path (AVX-512F, or AVX2 and FMA).
 pub(crate) fn fast_path_available() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx512f")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
+    simd() != Simd::None
 }
 
 /// One run of `len` points for every output channel; see the module docs.
@@ -115,20 +149,22 @@ impl RowJob<'_> {
             (w.out_channels - 1) * self.out_stride + self.dst_start + self.len <= dst.len(),
             "output channel outside the destination"
         );
-        #[cfg(target_arch = "x86_64")]
-        if fast_path_available() {
+        match simd() {
+            #[cfg(target_arch = "x86_64")]
             #[allow(unsafe_code)]
-            // SAFETY: the CPU has AVX-512F (checked just above) and every read and write stays
-            // inside `src` and `dst` (asserted just above).
-            unsafe {
-                avx512::run(self, src, dst)
-            };
-            return;
+            // SAFETY: the CPU has AVX-512F and every read and write stays inside `src` and `dst`
+            // (asserted just above).
+            Simd::Avx512 => unsafe { avx512::run(self, src, dst) },
+            #[cfg(target_arch = "x86_64")]
+            #[allow(unsafe_code)]
+            // SAFETY: the CPU has AVX2 and FMA and every read and write stays inside `src` and
+            // `dst` (asserted just above).
+            Simd::Avx2 => unsafe { avx2::run(self, src, dst) },
+            _ => self.run_portable(src, dst),
         }
-        self.run_portable(src, dst);
     }
 
-    /// The same computation in plain Rust, for CPUs without AVX-512 and for tests.
+    /// The same computation in plain Rust, for CPUs without AVX2 and for tests.
     pub(crate) fn run_portable(&self, src: &[f32], dst: &mut [f32]) {
         let w = self.weights;
         for o in 0..w.out_channels {
@@ -148,18 +184,19 @@ impl RowJob<'_> {
     }
 }
 
-/// Applies [`silu`] to every value, 16 at a time where the CPU has AVX-512F.
+/// Applies [`silu`] to every value, 16 or 8 at a time where the CPU has AVX-512F or AVX2.
 pub(crate) fn silu_in_place(values: &mut [f32]) {
-    #[cfg(target_arch = "x86_64")]
-    if fast_path_available() {
+    match simd() {
+        #[cfg(target_arch = "x86_64")]
         #[allow(unsafe_code)]
-        // SAFETY: the CPU has AVX-512F, checked just above.
-        unsafe {
-            avx512::silu_in_place(values)
-        };
-        return;
+        // SAFETY: the CPU has AVX-512F.
+        Simd::Avx512 => unsafe { avx512::silu_in_place(values) },
+        #[cfg(target_arch = "x86_64")]
+        #[allow(unsafe_code)]
+        // SAFETY: the CPU has AVX2 and FMA.
+        Simd::Avx2 => unsafe { avx2::silu_in_place(values) },
+        _ => values.iter_mut().for_each(|y| *y = silu(*y)),
     }
-    values.iter_mut().for_each(|y| *y = silu(*y));
 }
 
 /// SiLU as tract-linalg's x86 kernels (and onnxruntime's MLAS) compute it: `f · (0.5 + z·P(z²) /
@@ -204,145 +241,9 @@ const SIGMOID_Q: [f32; 6] = [
 ];
 
 #[cfg(target_arch = "x86_64")]
-#[allow(unsafe_code)]
-mod avx512 {
-    //! The AVX-512 tiles. [`RowJob::run`] has checked that every tap run and every output
-    //! channel's run lies inside the slices; a tile covers points `j..j + 16·V` of the run, of
-    //! which only the first `16·(V-1) + popcount(mask)` are touched, and output channels past
-    //! `out_channels` are never stored.
-
-    use super::{RowJob, ROWS, SIGMOID_P, SIGMOID_Q, SILU_LOW};
-    use std::arch::x86_64::*;
-
-    /// Vectors of 16 points per full tile.
-    const VECS: usize = 3;
-
-    /// # Safety
-    /// The CPU must have AVX-512F, and the job's runs must lie inside `src` and `dst`.
-    #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn run(job: &RowJob, src: &[f32], dst: &mut [f32]) {
-        let blocks = job.weights.out_channels.div_ceil(ROWS);
-        let mut j = 0;
-        while j + 16 * VECS <= job.len {
-            for block in 0..blocks {
-                // SAFETY: points j..j+48 of the run exist.
-                unsafe { tile::<VECS>(job, src, dst, j, block, 0xFFFF) };
-            }
-            j += 16 * VECS;
-        }
-        while j < job.len {
-            let left = (job.len - j).min(16);
-            let mask: __mmask16 = if left == 16 {
-                0xFFFF
-            } else {
-                (1u16 << left) - 1
-            };
-            for block in 0..blocks {
-                // SAFETY: points j..j+left of the run exist and the mask covers only those.
-                unsafe { tile::<1>(job, src, dst, j, block, mask) };
-            }
-            j += left;
-        }
-    }
-
-    /// One tile: output channels `block·ROWS..` (those that exist) × points `j..j + 16·V` of
-    /// the run, the last vector limited to `mask`.
-    #[target_feature(enable = "avx512f")]
-    #[inline]
-    unsafe fn tile<const V: usize>(
-        job: &RowJob,
-        src: &[f32],
-        dst: &mut [f32],
-        j: usize,
-        block: usize,
-        mask: __mmask16,
-    ) {
-        let w = job.weights;
-        let taps = w.taps;
-        let weights = w.packed[block * taps * ROWS..][..taps * ROWS].as_ptr();
-        let base = src.as_ptr();
-        let mut acc = [[_mm512_setzero_ps(); V]; ROWS];
-        for (t, &offset) in job.offsets.iter().enumerate() {
-            // SAFETY: tap t's run lies inside `src` and the tile inside the run.
-            let run = unsafe { base.add(offset + job.src_start + j) };
-            let mut x = [_mm512_setzero_ps(); V];
-            for (v, x) in x.iter_mut().enumerate() {
-                *x = if v + 1 == V {
-                    unsafe { _mm512_maskz_loadu_ps(mask, run.add(16 * v)) }
-                } else {
-                    unsafe { _mm512_loadu_ps(run.add(16 * v)) }
-                };
-            }
-            for (r, acc) in acc.iter_mut().enumerate() {
-                let weight = _mm512_set1_ps(unsafe { *weights.add(t * ROWS + r) });
-                for (a, &x) in acc.iter_mut().zip(&x) {
-                    *a = _mm512_fmadd_ps(weight, x, *a);
-                }
-            }
-        }
-        let out_base = dst.as_mut_ptr();
-        for (r, acc) in acc.iter().enumerate() {
-            let o = block * ROWS + r;
-            if o >= w.out_channels {
-                break;
-            }
-            let bias = _mm512_set1_ps(w.bias[o]);
-            // SAFETY: output channel o's run lies inside `dst` and the tile inside the run.
-            let out = unsafe { out_base.add(o * job.out_stride + job.dst_start + j) };
-            for (v, &a) in acc.iter().enumerate() {
-                let mut y = _mm512_add_ps(a, bias);
-                if job.silu {
-                    y = silu(y);
-                }
-                if v + 1 == V {
-                    unsafe { _mm512_mask_storeu_ps(out.add(16 * v), mask, y) };
-                } else {
-                    unsafe { _mm512_storeu_ps(out.add(16 * v), y) };
-                }
-            }
-        }
-    }
-
-    /// [`super::silu_in_place`].
-    #[target_feature(enable = "avx512f")]
-    pub(super) fn silu_in_place(values: &mut [f32]) {
-        let mut chunks = values.chunks_exact_mut(16);
-        for chunk in &mut chunks {
-            // SAFETY: the chunk holds 16 values.
-            unsafe {
-                let x = _mm512_loadu_ps(chunk.as_ptr());
-                _mm512_storeu_ps(chunk.as_mut_ptr(), silu(x));
-            }
-        }
-        let rest = chunks.into_remainder();
-        let mask: __mmask16 = (1u16 << rest.len()) - 1;
-        // SAFETY: the mask covers only the `rest.len() < 16` values there are.
-        unsafe {
-            let x = _mm512_maskz_loadu_ps(mask, rest.as_ptr());
-            _mm512_mask_storeu_ps(rest.as_mut_ptr(), mask, silu(x));
-        }
-    }
-
-    /// [`super::silu`] on 16 lanes (the same operations as tract-linalg's `avx512_silu_f32`).
-    #[target_feature(enable = "avx512f")]
-    #[inline]
-    fn silu(x: __m512) -> __m512 {
-        let f = _mm512_max_ps(x, _mm512_set1_ps(SILU_LOW));
-        let z = _mm512_min_ps(f, _mm512_set1_ps(-SILU_LOW));
-        let w = _mm512_mul_ps(z, z);
-        let mut p = _mm512_set1_ps(SIGMOID_P[0]);
-        for &a in &SIGMOID_P[1..] {
-            p = _mm512_fmadd_ps(p, w, _mm512_set1_ps(a));
-        }
-        let mut q = _mm512_set1_ps(SIGMOID_Q[0]);
-        for &b in &SIGMOID_Q[1..] {
-            q = _mm512_fmadd_ps(q, w, _mm512_set1_ps(b));
-        }
-        let num = _mm512_mul_ps(z, p);
-        let sigmoid = _mm512_add_ps(_mm512_div_ps(num, q), _mm512_set1_ps(0.5));
-        _mm512_mul_ps(sigmoid, f)
-    }
-}
+mod avx2;
+#[cfg(target_arch = "x86_64")]
+mod avx512;
 
 #[cfg(test)]
 mod tests {
