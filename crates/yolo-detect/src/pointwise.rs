@@ -1,12 +1,12 @@
 //! A 1×1 convolution op for NCHW `f32` graphs, with the bias and an optional SiLU fused in,
 //! swapped in for tract's own where the CPU has AVX-512 or AVX2 and FMA.
 //!
-//! YOLOX-Nano's 101 pointwise convolutions are most of its work (429 M multiply-adds at 416).
+//! YOLOX-Nano's 82 pointwise convolutions are most of its work (429 M multiply-adds at 416).
 //! tract 0.23 runs each as a matrix product over an activation it first packs into panels,
 //! then applies the SiLU in a separate pass (≈10 ms of a 15.6 ms run on this project's
 //! machine; see `docs/benchmarks.md`). In NCHW a 1×1 convolution is already a matrix product
 //! whose right-hand side needs no packing: each input channel's plane is a contiguous row. This
-//! op runs it as one [`conv_tiles`](crate::conv_tiles) job per image: weights packed once,
+//! op runs it as one `conv_tiles` job per image: weights packed once,
 //! tiles of output channels × points held in vector registers, the bias and SiLU applied while
 //! the tile is still in registers.
 

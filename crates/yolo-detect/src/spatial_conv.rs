@@ -7,7 +7,7 @@
 //! 3×3 convolutions. This op pads each input plane once into a scratch buffer (at stride 2 split
 //! into four phase planes of even or odd rows and columns), so that every tap reads a contiguous
 //! run for a whole output image, then computes the image as one
-//! [`conv_tiles`](crate::conv_tiles) job over the `in_channels · k · k` taps.
+//! `conv_tiles` job over the `in_channels · k · k` taps.
 
 use std::sync::Arc;
 
