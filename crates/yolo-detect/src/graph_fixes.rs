@@ -9,6 +9,7 @@ use tract_onnx::tract_core::ops::nn::{DataFormat, Silu, Softmax};
 
 use crate::conv_tiles::PackedWeights;
 use crate::depthwise::DepthwiseConv;
+use crate::max_pool::SameMaxPool;
 use crate::pointwise::PointwiseConv;
 use crate::spatial_conv::SpatialConv;
 use std::sync::Arc;
@@ -404,15 +405,58 @@ pub fn cascade_max_pools(model: &mut TypedModel) -> TractResult<usize> {
     Ok(replaced)
 }
 
+/// Replaces the stride-1 "same" max pools with an odd square kernel (NCHW or CHW `f32`) by
+/// [`SameMaxPool`]. Exact. Returns how many pools were replaced. Call on the decluttered
+/// model, after [`cascade_max_pools`], before `into_optimized`.
+pub fn use_fast_max_pools(model: &mut TypedModel) -> TractResult<usize> {
+    let targets: Vec<(usize, SameMaxPool)> = model
+        .nodes()
+        .iter()
+        .filter_map(|node| {
+            let op = node.op_as::<MaxPool>()?;
+            let kernel = same_kernel(op)?;
+            let input = model.outlet_fact(*node.inputs.first()?).ok()?;
+            let shape = input.shape.as_concrete()?;
+            let rank = shape.len();
+            let layout = matches!(
+                (op.pool_spec.data_format, rank),
+                (DataFormat::NCHW, 4) | (DataFormat::CHW, 3)
+            );
+            (layout && input.datum_type == f32::datum_type()).then(|| {
+                let hw = (shape[rank - 2], shape[rank - 1]);
+                (node.id, SameMaxPool { kernel, hw })
+            })
+        })
+        .collect();
+    for (id, op) in &targets {
+        let node = model.node(*id);
+        let name = node.name.clone();
+        let input = node.inputs[0];
+        let mut patch = TypedModelPatch::default();
+        let tapped = patch.tap_model(model, input)?;
+        let wire = patch.wire_node(format!("{name}.fast"), op.clone(), &[tapped])?;
+        patch.shunt_outside(model, OutletId::new(*id, 0), wire[0])?;
+        patch.obliterate(*id)?;
+        patch.apply(model)?;
+    }
+    Ok(targets.len())
+}
+
 /// Number of chained 5×5 pools equal to `op`, if it is a stride-1 "same" max pool with a
 /// square kernel of 5, 9, 13...
 fn cascade_steps(op: &MaxPool) -> Option<usize> {
+    let k = same_kernel(op)?;
+    (k >= 5 && (k - 1) % 4 == 0).then_some((k - 1) / 4)
+}
+
+/// The kernel side of `op` if it is a stride-1 "same" max pool with an odd square kernel.
+fn same_kernel(op: &MaxPool) -> Option<usize> {
     let spec = &op.pool_spec;
     if op.with_index_outputs.is_some() {
         return None;
     }
     let k = *spec.kernel_shape.first()?;
-    if k < 5 || (k - 1) % 4 != 0 || spec.kernel_shape.iter().any(|&d| d != k) {
+    if k % 2 == 0 || spec.kernel_shape.len() != 2 || spec.kernel_shape.iter().any(|&d| d != k) {
         return None;
     }
     let ones = |v: &Option<TVec<usize>>| v.as_ref().is_none_or(|v| v.iter().all(|&x| x == 1));
@@ -425,9 +469,9 @@ fn cascade_steps(op: &MaxPool) -> Option<usize> {
             b.iter().chain(a.iter()).all(|&p| p == half)
         }
         PaddingSpec::SameUpper | PaddingSpec::SameLower => true,
-        PaddingSpec::Valid => false,
+        PaddingSpec::Valid => k == 1,
     };
-    same.then_some((k - 1) / 4)
+    same.then_some(k)
 }
 
 #[cfg(test)]
@@ -546,6 +590,18 @@ mod tests {
         assert_eq!(fuse_silu(&mut fixed).unwrap(), 0, "idempotent");
         let worst = worst_difference(typed, fixed);
         assert!(worst < 1e-4, "outputs differ by {worst}");
+    }
+
+    #[test]
+    fn yolox_max_pools_are_replaced_with_identical_output() {
+        let mut typed = yolox_typed();
+        assert_eq!(cascade_max_pools(&mut typed).unwrap(), 3);
+        let typed = typed.into_decluttered().unwrap();
+        let mut fixed = typed.clone();
+        assert_eq!(use_fast_max_pools(&mut fixed).unwrap(), 3);
+        assert_eq!(use_fast_max_pools(&mut fixed).unwrap(), 0, "idempotent");
+        let worst = worst_difference(typed, fixed);
+        assert!(worst == 0.0, "outputs differ by {worst}");
     }
 
     #[test]

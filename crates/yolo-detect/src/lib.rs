@@ -46,6 +46,7 @@ mod error;
 pub mod family;
 pub mod graph_fixes;
 mod labels;
+pub mod max_pool;
 mod nms;
 pub mod pointwise;
 pub mod preprocess;
