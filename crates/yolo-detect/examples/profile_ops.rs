@@ -63,12 +63,13 @@ fn main() -> TractResult<()> {
     let mut fixed = pooled.into_decluttered()?;
     let depthwise = yolo_detect::graph_fixes::use_fast_depthwise(&mut fixed)?;
     let fast_pools = yolo_detect::graph_fixes::use_fast_max_pools(&mut fixed)?;
+    let focus = yolo_detect::graph_fixes::use_space_to_depth(&mut fixed)?;
     let silus = yolo_detect::graph_fixes::fuse_silu(&mut fixed)?;
     let mut fixed = fixed.into_optimized()?;
     let softmaxes = yolo_detect::graph_fixes::move_softmax_axis_last(&mut fixed)?;
     println!(
         "graph fixes: {pools} max pools cascaded and {fast_pools} replaced, {depthwise} depthwise and {dense} dense \
-         convolutions replaced, {silus} SiLUs fused, {softmaxes} softmaxes moved to the last axis"
+         convolutions replaced, {focus} slicings stacked in one pass, {silus} SiLUs fused, {softmaxes} softmaxes moved to the last axis"
     );
     let mut states = [
         state_for(&model, 1)?,

@@ -6,7 +6,7 @@ use crate::error::tract_error;
 use crate::family::{recognise_family, ModelMetadata};
 use crate::graph_fixes::{
     cascade_max_pools, fuse_silu, move_softmax_axis_last, use_fast_dense_convolutions,
-    use_fast_depthwise, use_fast_max_pools,
+    use_fast_depthwise, use_fast_max_pools, use_space_to_depth,
 };
 use crate::labels::{fit_names, parse_names_dict, COCO_80};
 use crate::preprocess::{Letterbox, PreprocessSpec, Preprocessor};
@@ -136,6 +136,7 @@ impl Detector {
             .map_err(|e| load_err(&model_name, e))?;
         let depthwise = use_fast_depthwise(&mut typed).map_err(|e| load_err(&model_name, e))?;
         let max_pools = use_fast_max_pools(&mut typed).map_err(|e| load_err(&model_name, e))?;
+        let focus = use_space_to_depth(&mut typed).map_err(|e| load_err(&model_name, e))?;
         let silus = fuse_silu(&mut typed).map_err(|e| load_err(&model_name, e))?;
         let mut typed = typed
             .into_optimized()
@@ -147,6 +148,7 @@ impl Detector {
             pointwise,
             depthwise,
             max_pools,
+            focus,
             silus,
             softmaxes,
             "graph fixes applied"

@@ -11,8 +11,11 @@ use crate::conv_tiles::PackedWeights;
 use crate::depthwise::DepthwiseConv;
 use crate::max_pool::SameMaxPool;
 use crate::pointwise::PointwiseConv;
+use crate::space_to_depth::SpaceToDepth;
 use crate::spatial_conv::SpatialConv;
 use std::sync::Arc;
+use tract_onnx::tract_core::ops::array::TypedConcat;
+use tract_onnx::tract_core::ops::downsample::Downsample;
 
 /// Makes every single-axis softmax run over the last axis.
 ///
@@ -442,6 +445,77 @@ pub fn use_fast_max_pools(model: &mut TypedModel) -> TractResult<usize> {
     Ok(targets.len())
 }
 
+/// Replaces each concatenation of stride-2 row-and-column slices of one NCHW or CHW `f32` image
+/// (YOLOX's "Focus": `x[..., ::2, ::2]`, `x[..., 1::2, ::2]`, ... stacked as channels) by one
+/// [`SpaceToDepth`]. Exact. Returns how many were replaced. Call on the decluttered model (where
+/// the slices have become `Downsample`s), before `into_optimized`.
+pub fn use_space_to_depth(model: &mut TypedModel) -> TractResult<usize> {
+    let targets: Vec<(usize, OutletId, SpaceToDepth)> = model
+        .nodes()
+        .iter()
+        .filter_map(|node| {
+            let concat = node.op_as::<TypedConcat>()?;
+            let mut source = None;
+            let mut parts = Vec::with_capacity(node.inputs.len());
+            for input in &node.inputs {
+                let (from, row, column) = phase_slice(model, *input)?;
+                if *source.get_or_insert(from) != from {
+                    return None;
+                }
+                parts.push((row, column));
+            }
+            let source = source?;
+            let fact = model.outlet_fact(source).ok()?;
+            let shape = fact.shape.as_concrete()?;
+            let rank = shape.len();
+            let (h, w) = (shape[rank - 2], shape[rank - 1]);
+            let fits = (3..=4).contains(&rank)
+                && concat.axis == rank - 3
+                && fact.datum_type == f32::datum_type()
+                && h % 2 == 0
+                && w % 2 == 0;
+            fits.then(|| {
+                let op = SpaceToDepth {
+                    channels: shape[rank - 3],
+                    in_hw: (h, w),
+                    parts,
+                };
+                (node.id, source, op)
+            })
+        })
+        .collect();
+    for (id, source, op) in &targets {
+        let name = model.node(*id).name.clone();
+        let mut patch = TypedModelPatch::default();
+        let tapped = patch.tap_model(model, *source)?;
+        let wire = patch.wire_node(format!("{name}.space_to_depth"), op.clone(), &[tapped])?;
+        patch.shunt_outside(model, OutletId::new(*id, 0), wire[0])?;
+        patch.obliterate(*id)?;
+        patch.apply(model)?;
+    }
+    Ok(targets.len())
+}
+
+/// If `outlet` is a stride-2 slice of the rows of a stride-2 slice of the columns of some
+/// tensor (or the other way round), that tensor and the row and column offsets.
+fn phase_slice(model: &TypedModel, outlet: OutletId) -> Option<(OutletId, usize, usize)> {
+    let rank = model.outlet_fact(outlet).ok()?.rank();
+    let step = |outlet: OutletId| {
+        let node = model.node(outlet.node);
+        let op = node.op_as::<Downsample>()?;
+        let input = *node.inputs.first()?;
+        (op.stride == 2 && op.modulo < 2 && rank >= 2 && op.axis + 2 >= rank)
+            .then_some((input, op.axis, op.modulo))
+    };
+    let (inner, first_axis, first) = step(outlet)?;
+    let (source, second_axis, second) = step(inner)?;
+    match (first_axis == rank - 1, second_axis == rank - 1) {
+        (true, false) => Some((source, second, first)),
+        (false, true) => Some((source, first, second)),
+        _ => None,
+    }
+}
+
 /// Number of chained 5×5 pools equal to `op`, if it is a stride-1 "same" max pool with a
 /// square kernel of 5, 9, 13...
 fn cascade_steps(op: &MaxPool) -> Option<usize> {
@@ -600,6 +674,16 @@ mod tests {
         let mut fixed = typed.clone();
         assert_eq!(use_fast_max_pools(&mut fixed).unwrap(), 3);
         assert_eq!(use_fast_max_pools(&mut fixed).unwrap(), 0, "idempotent");
+        let worst = worst_difference(typed, fixed);
+        assert!(worst == 0.0, "outputs differ by {worst}");
+    }
+
+    #[test]
+    fn yolox_focus_slicing_is_replaced_with_identical_output() {
+        let typed = yolox_typed().into_decluttered().unwrap();
+        let mut fixed = typed.clone();
+        assert_eq!(use_space_to_depth(&mut fixed).unwrap(), 1);
+        assert_eq!(use_space_to_depth(&mut fixed).unwrap(), 0, "idempotent");
         let worst = worst_difference(typed, fixed);
         assert!(worst == 0.0, "outputs differ by {worst}");
     }

@@ -50,6 +50,7 @@ pub mod max_pool;
 mod nms;
 pub mod pointwise;
 pub mod preprocess;
+pub mod space_to_depth;
 pub mod spatial_conv;
 mod types;
 
