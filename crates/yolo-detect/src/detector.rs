@@ -4,10 +4,7 @@ use crate::codec::{decode_jpeg, encode_jpeg, MAX_DIMENSION};
 use crate::decode::{decode_output, Candidate, OutputLayout};
 use crate::error::tract_error;
 use crate::family::{recognise_family, ModelMetadata};
-use crate::graph_fixes::{
-    cascade_max_pools, fuse_silu, move_softmax_axis_last, use_fast_dense_convolutions,
-    use_fast_depthwise, use_fast_max_pools, use_space_to_depth,
-};
+use crate::graph_fixes;
 use crate::labels::{fit_names, parse_names_dict, COCO_80};
 use crate::preprocess::{Letterbox, PreprocessSpec, Preprocessor};
 use crate::{
@@ -124,33 +121,15 @@ impl Detector {
         }
         let (input_w, input_h) = input_size(&model, &meta).map_err(&unsupported)?;
         let input_shape = [1usize, 3, input_h as usize, input_w as usize];
-        let mut typed = model
+        let typed = model
             .with_input_fact(0, InferenceFact::dt_shape(f32::datum_type(), input_shape))
             .and_then(|m| m.into_typed())
             .map_err(|e| load_err(&model_name, e))?;
-        let pools = cascade_max_pools(&mut typed).map_err(|e| load_err(&model_name, e))?;
-        let pointwise =
-            use_fast_dense_convolutions(&mut typed).map_err(|e| load_err(&model_name, e))?;
-        let mut typed = typed
-            .into_decluttered()
-            .map_err(|e| load_err(&model_name, e))?;
-        let depthwise = use_fast_depthwise(&mut typed).map_err(|e| load_err(&model_name, e))?;
-        let max_pools = use_fast_max_pools(&mut typed).map_err(|e| load_err(&model_name, e))?;
-        let focus = use_space_to_depth(&mut typed).map_err(|e| load_err(&model_name, e))?;
-        let silus = fuse_silu(&mut typed).map_err(|e| load_err(&model_name, e))?;
-        let mut typed = typed
-            .into_optimized()
-            .map_err(|e| load_err(&model_name, e))?;
-        let softmaxes = move_softmax_axis_last(&mut typed).map_err(|e| load_err(&model_name, e))?;
+        let (typed, applied) =
+            graph_fixes::optimize(typed).map_err(|e| load_err(&model_name, e))?;
         tracing::debug!(
             model = %model_name,
-            pools,
-            pointwise,
-            depthwise,
-            max_pools,
-            focus,
-            silus,
-            softmaxes,
+            ?applied,
             "graph fixes applied"
         );
         let output_shape: Vec<usize> = typed

@@ -1,4 +1,7 @@
-//! Rewrites of the optimised tract graph that work around slow paths in tract 0.23.
+//! Rewrites of the tract graph that replace its slow paths in tract 0.23 by yolo-detect's own
+//! operators. [`optimize`] applies them all in order, as [`Detector`](crate::Detector) does; each
+//! is public on its own too (and says at which stage it must run), for tools such as the
+//! `profile_ops` example that compare them one by one.
 
 use std::collections::BTreeMap;
 use tract_onnx::prelude::*;
@@ -16,6 +19,43 @@ use crate::spatial_conv::SpatialConv;
 use std::sync::Arc;
 use tract_onnx::tract_core::ops::array::TypedConcat;
 use tract_onnx::tract_core::ops::downsample::Downsample;
+
+/// How many nodes each rewrite of [`optimize`] replaced.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Applied {
+    /// 9×9 / 13×13 max pools turned into chains of 5×5 ones ([`cascade_max_pools`]).
+    pub cascaded_pools: usize,
+    /// Dense convolutions ([`use_fast_dense_convolutions`]).
+    pub dense: usize,
+    /// Depthwise convolutions ([`use_fast_depthwise`]).
+    pub depthwise: usize,
+    /// Max pools ([`use_fast_max_pools`]).
+    pub max_pools: usize,
+    /// Focus slicings ([`use_space_to_depth`]).
+    pub space_to_depth: usize,
+    /// SiLUs folded into the convolution before them ([`fuse_silu`]).
+    pub silus: usize,
+    /// Softmaxes moved to the last axis ([`move_softmax_axis_last`]).
+    pub softmaxes: usize,
+}
+
+/// Applies every rewrite of this module to a typed model (concrete input shape) at the stage
+/// each needs, and optimises it with tract: the result is ready for `into_runnable`.
+pub fn optimize(mut model: TypedModel) -> TractResult<(TypedModel, Applied)> {
+    let mut applied = Applied {
+        cascaded_pools: cascade_max_pools(&mut model)?,
+        dense: use_fast_dense_convolutions(&mut model)?,
+        ..Applied::default()
+    };
+    let mut model = model.into_decluttered()?;
+    applied.depthwise = use_fast_depthwise(&mut model)?;
+    applied.max_pools = use_fast_max_pools(&mut model)?;
+    applied.space_to_depth = use_space_to_depth(&mut model)?;
+    applied.silus = fuse_silu(&mut model)?;
+    let mut model = model.into_optimized()?;
+    applied.softmaxes = move_softmax_axis_last(&mut model)?;
+    Ok((model, applied))
+}
 
 /// Makes every single-axis softmax run over the last axis.
 ///
