@@ -360,6 +360,16 @@ impl MjpegDecoder {
         self.fatal(buf, err)
     }
 
+    fn part_too_large(&mut self, buf: &mut BytesMut, size: usize) -> CodecError {
+        let err = CodecError::PartTooLarge {
+            offset: self.consumed,
+            part: self.part,
+            size,
+            limit: self.config.max_part_size,
+        };
+        self.fatal(buf, err)
+    }
+
     /// BodyScan state: the body ends where the next delimiter starts.
     fn scan_body(
         &mut self,
@@ -376,13 +386,7 @@ impl MjpegDecoder {
             let Some(i) = self.find_delimiter(&buf[scanned..]) else {
                 scanned = buf.len().saturating_sub(needle_len - 1).max(scanned);
                 if scanned > self.config.max_part_size {
-                    let err = CodecError::PartTooLarge {
-                        offset: self.consumed,
-                        part: self.part,
-                        size: scanned,
-                        limit: self.config.max_part_size,
-                    };
-                    return Err(self.fatal(buf, err));
+                    return Err(self.part_too_large(buf, scanned));
                 }
                 self.state = State::BodyScan { headers, scanned };
                 return Ok(None);
@@ -417,6 +421,16 @@ impl MjpegDecoder {
         let part = self.part;
         self.part += 1;
         body.truncate(jpeg::trimmed_len(&body));
+        // A whole oversized part can arrive in one read (or end the stream): the scan never
+        // saw it grow past the limit while waiting for more.
+        if body.len() > self.config.max_part_size {
+            return Err(CodecError::PartTooLarge {
+                offset,
+                part,
+                size: body.len(),
+                limit: self.config.max_part_size,
+            });
+        }
         if body.is_empty() {
             tracing::debug!(part, offset, "skipping empty part");
             return Ok(None);

@@ -145,6 +145,42 @@ fn oversized_content_length_is_refused_without_buffering() {
 }
 
 #[test]
+fn oversized_part_without_content_length_is_refused_when_it_arrives_whole() {
+    // Found by the `decode` fuzz target: the whole part and the next delimiter in one read,
+    // so the body never grew past the limit while the decoder was waiting for more.
+    let config = DecoderConfig {
+        max_part_size: 1000,
+        ..DecoderConfig::default()
+    };
+    let [small, _] = photos();
+    let mut big = vec![0xFF, 0xD8];
+    big.resize(1500, 0x55);
+    big.extend_from_slice(&[0xFF, 0xD9]);
+    let mut stream = part(&big, false);
+    stream.extend_from_slice(&part(&small[..small.len().min(900)], false));
+    stream.extend_from_slice(b"--b--\r\n");
+    let mut buf = BytesMut::from(&stream[..]);
+    let mut decoder = MjpegDecoder::new(Some("b"), config);
+    let first = decoder.decode(&mut buf);
+    assert_eq!(
+        first.map_err(|e| e.kind()).err(),
+        Some(ErrorKind::PartTooLarge)
+    );
+    // At EOF too: a last part just past the limit, cut right after its JPEG (too close to the
+    // limit for the scan to have refused it while waiting for a delimiter), is refused.
+    let mut eof = BytesMut::from(&b"--b\r\nContent-Type: image/jpeg\r\n\r\n"[..]);
+    eof.extend_from_slice(&big[..999]);
+    eof.extend_from_slice(&[0xFF, 0xD9]);
+    let mut decoder = MjpegDecoder::new(Some("b"), config);
+    let first = decoder.decode(&mut eof);
+    assert!(matches!(first, Ok(None)), "{first:?}");
+    assert_eq!(
+        decoder.decode_eof(&mut eof).map_err(|e| e.kind()).err(),
+        Some(ErrorKind::PartTooLarge)
+    );
+}
+
+#[test]
 fn oversized_part_without_content_length_stops_at_the_limit() {
     let config = DecoderConfig {
         max_part_size: 100_000,
