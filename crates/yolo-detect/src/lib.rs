@@ -25,9 +25,10 @@
 //!
 //! Speed: when it loads a model, [`Detector`] rewrites tract's graph ([`graph_fixes`]) so that
 //! the convolutions run as this crate's own ops ([`pointwise`], [`spatial_conv`], [`depthwise`])
-//! with each SiLU fused in, on AVX-512F or AVX2 + FMA chosen at run time (1.3x onnxruntime's
-//! single-thread time on YOLOX-Nano and YOLOv8n where tract alone took about 2.8x; see
-//! `docs/benchmarks.md` in the repository).
+//! with each SiLU fused in, on AVX-512F or AVX2 + FMA chosen at run time, and so do the SPP max
+//! pools ([`max_pool`]) and YOLOX's Focus slicing ([`space_to_depth`]): 1.2x to 1.3x
+//! onnxruntime's single-thread time on YOLOX-Nano and YOLOv8n where tract alone took about
+//! 2.8x (see `docs/benchmarks.md` in the repository).
 //!
 //! Threads: inference uses tract's multithreaded executor with
 //! [`DetectorConfig::threads`] workers (0 = all cores but one, at least one) for the operators
