@@ -11,6 +11,7 @@ use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::*;
 
 use crate::conv_tiles;
+use crate::nchw::Planes;
 
 /// Geometry of one depthwise convolution, built by
 /// [`use_fast_depthwise`](crate::graph_fixes::use_fast_depthwise): `channels` planes of
@@ -259,15 +260,11 @@ impl EvalOp for DepthwiseConv {
 
 impl TypedOp for DepthwiseConv {
     fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
-        let mut shape: TVec<TDim> = inputs[0].shape.iter().cloned().collect();
-        let rank = shape.len();
-        ensure!(
-            (3..=4).contains(&rank),
-            "depthwise conv on a rank {rank} input"
-        );
-        shape[rank - 2] = self.out_hw.0.to_dim();
-        shape[rank - 1] = self.out_hw.1.to_dim();
-        Ok(tvec!(f32::fact(&shape)))
+        let planes = Planes {
+            out_hw: Some(self.out_hw),
+            ..Planes::default()
+        };
+        planes.output_fact("depthwise conv", inputs[0])
     }
 
     fn cost(&self, inputs: &[&TypedFact]) -> TractResult<TVec<(Cost, TDim)>> {

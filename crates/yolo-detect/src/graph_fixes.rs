@@ -125,15 +125,8 @@ pub fn use_fast_depthwise(model: &mut TypedModel) -> TractResult<usize> {
         })
         .collect();
     for (id, op) in &targets {
-        let node = model.node(*id);
-        let name = node.name.clone();
-        let inputs = node.inputs.clone();
-        let mut patch = TypedModelPatch::default();
-        let taps = patch.taps(model, &inputs)?;
-        let wire = patch.wire_node(format!("{name}.fast_depthwise"), op.clone(), &taps)?;
-        patch.shunt_outside(model, OutletId::new(*id, 0), wire[0])?;
-        patch.obliterate(*id)?;
-        patch.apply(model)?;
+        let inputs = model.node(*id).inputs.clone();
+        swap_in(model, *id, &[*id], &inputs, "fast_depthwise", op.clone())?;
     }
     Ok(targets.len())
 }
@@ -170,15 +163,8 @@ pub fn use_fast_dense_convolutions(model: &mut TypedModel) -> TractResult<usize>
         })
         .collect();
     for (id, op) in &targets {
-        let node = model.node(*id);
-        let name = node.name.clone();
-        let data = node.inputs[0];
-        let mut patch = TypedModelPatch::default();
-        let tapped = patch.tap_model(model, data)?;
-        let wire = patch.wire_node(format!("{name}.fast"), op.clone(), &[tapped])?;
-        patch.shunt_outside(model, OutletId::new(*id, 0), wire[0])?;
-        patch.obliterate(*id)?;
-        patch.apply(model)?;
+        let data = model.node(*id).inputs[0];
+        swap_in(model, *id, &[*id], &[data], "fast", op.clone())?;
     }
     Ok(targets.len())
 }
@@ -319,15 +305,15 @@ pub fn fuse_silu(model: &mut TypedModel) -> TractResult<usize> {
         })
         .collect();
     for (silu, conv, fused) in targets.iter() {
-        let name = model.node(*conv).name.clone();
         let inputs = model.node(*conv).inputs.clone();
-        let mut patch = TypedModelPatch::default();
-        let taps = patch.taps(model, &inputs)?;
-        let wire = patch.wire_node(format!("{name}.silu"), fused.clone(), &taps)?;
-        patch.shunt_outside(model, OutletId::new(*silu, 0), wire[0])?;
-        patch.obliterate(*silu)?;
-        patch.obliterate(*conv)?;
-        patch.apply(model)?;
+        swap_in(
+            model,
+            *silu,
+            &[*conv, *silu],
+            &inputs,
+            "silu",
+            fused.clone(),
+        )?;
     }
     Ok(targets.len())
 }
@@ -472,15 +458,8 @@ pub fn use_fast_max_pools(model: &mut TypedModel) -> TractResult<usize> {
         })
         .collect();
     for (id, op) in &targets {
-        let node = model.node(*id);
-        let name = node.name.clone();
-        let input = node.inputs[0];
-        let mut patch = TypedModelPatch::default();
-        let tapped = patch.tap_model(model, input)?;
-        let wire = patch.wire_node(format!("{name}.fast"), op.clone(), &[tapped])?;
-        patch.shunt_outside(model, OutletId::new(*id, 0), wire[0])?;
-        patch.obliterate(*id)?;
-        patch.apply(model)?;
+        let input = model.node(*id).inputs[0];
+        swap_in(model, *id, &[*id], &[input], "fast", op.clone())?;
     }
     Ok(targets.len())
 }
@@ -525,13 +504,7 @@ pub fn use_space_to_depth(model: &mut TypedModel) -> TractResult<usize> {
         })
         .collect();
     for (id, source, op) in &targets {
-        let name = model.node(*id).name.clone();
-        let mut patch = TypedModelPatch::default();
-        let tapped = patch.tap_model(model, *source)?;
-        let wire = patch.wire_node(format!("{name}.space_to_depth"), op.clone(), &[tapped])?;
-        patch.shunt_outside(model, OutletId::new(*id, 0), wire[0])?;
-        patch.obliterate(*id)?;
-        patch.apply(model)?;
+        swap_in(model, *id, &[*id], &[*source], "space_to_depth", op.clone())?;
     }
     Ok(targets.len())
 }
@@ -554,6 +527,28 @@ fn phase_slice(model: &TypedModel, outlet: OutletId) -> Option<(OutletId, usize,
         (false, true) => Some((source, first, second)),
         _ => None,
     }
+}
+
+/// Wires `op` on `inputs` where the rest of the graph read node `output`'s first output, and
+/// removes the nodes of `replaced`. The new node is named after the first of `replaced` with
+/// `suffix`.
+fn swap_in(
+    model: &mut TypedModel,
+    output: usize,
+    replaced: &[usize],
+    inputs: &[OutletId],
+    suffix: &str,
+    op: impl Into<Box<dyn TypedOp>>,
+) -> TractResult<()> {
+    let name = format!("{}.{suffix}", model.node(replaced[0]).name);
+    let mut patch = TypedModelPatch::default();
+    let taps = patch.taps(model, inputs)?;
+    let wire = patch.wire_node(name, op, &taps)?;
+    patch.shunt_outside(model, OutletId::new(output, 0), wire[0])?;
+    for id in replaced {
+        patch.obliterate(*id)?;
+    }
+    patch.apply(model)
 }
 
 /// Number of chained 5×5 pools equal to `op`, if it is a stride-1 "same" max pool with a

@@ -48,6 +48,7 @@ pub mod family;
 pub mod graph_fixes;
 mod labels;
 pub mod max_pool;
+mod nchw;
 mod nms;
 pub mod pointwise;
 pub mod preprocess;

@@ -10,6 +10,8 @@
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::*;
 
+use crate::nchw::Planes;
+
 /// A square `kernel`-wide max pool (odd kernel) at stride 1 with `kernel / 2` padding on every
 /// side, over planes of `hw`. Built by
 /// [`use_fast_max_pools`](crate::graph_fixes::use_fast_max_pools). Input at eval:
@@ -21,6 +23,13 @@ pub struct SameMaxPool {
 }
 
 impl SameMaxPool {
+    fn planes(&self) -> Planes {
+        Planes {
+            in_hw: Some(self.hw),
+            ..Planes::default()
+        }
+    }
+
     /// Pools every plane of `input` into `output` (same length, whole planes of `hw`).
     pub(crate) fn run(&self, input: &[f32], output: &mut [f32]) {
         let (h, w) = self.hw;
@@ -96,35 +105,15 @@ impl EvalOp for SameMaxPool {
     op_out_of_plan!();
 
     fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
-        let [data] = &*inputs else {
-            bail!("max pool takes one input");
-        };
-        let shape = data.shape();
-        let rank = shape.len();
-        ensure!(
-            (3..=4).contains(&rank) && (shape[rank - 2], shape[rank - 1]) == self.hw,
-            "max pool: input shape {shape:?} does not match {self:?}"
-        );
-        let data = data.try_as_plain_ram()?;
-        let mut output = Tensor::zero::<f32>(shape)?;
-        self.run(
-            data.as_slice::<f32>()?,
-            output.try_as_plain_ram_mut()?.as_slice_mut::<f32>()?,
-        );
-        Ok(tvec!(output.into_tvalue()))
+        self.planes().eval("max pool", &inputs, |input, output, _| {
+            self.run(input, output)
+        })
     }
 }
 
 impl TypedOp for SameMaxPool {
     fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
-        ensure!(
-            (3..=4).contains(&inputs[0].rank()),
-            "max pool on a rank {} input",
-            inputs[0].rank()
-        );
-        Ok(tvec!(f32::fact(
-            inputs[0].shape.iter().cloned().collect::<TVec<_>>()
-        )))
+        self.planes().output_fact("max pool", inputs[0])
     }
 
     as_op!();

@@ -16,6 +16,7 @@ use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::*;
 
 use crate::conv_tiles::{self, PackedWeights, RowJob};
+use crate::nchw::Planes;
 
 /// A pointwise convolution: `out[o][p] = act(bias[o] + Σ_i w[o][i] · in[i][p])` for every point
 /// `p` of the planes, where `act` is the identity or SiLU. Built by
@@ -49,6 +50,14 @@ impl PointwiseConv {
             weights: Arc::new(weights),
             silu: false,
         })
+    }
+
+    fn planes(&self) -> Planes {
+        Planes {
+            in_channels: Some(self.in_channels),
+            out_channels: Some(self.out_channels),
+            ..Planes::default()
+        }
     }
 
     /// Whether this CPU runs the op's fast paths, AVX-512F or AVX2 and FMA (otherwise tract's own
@@ -118,39 +127,16 @@ impl EvalOp for PointwiseConv {
     op_out_of_plan!();
 
     fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
-        let [data] = &*inputs else {
-            bail!("pointwise conv takes one input");
-        };
-        let shape = data.shape();
-        let rank = shape.len();
-        ensure!(
-            (3..=4).contains(&rank) && shape[rank - 3] == self.in_channels,
-            "pointwise conv: input shape {shape:?} does not match {self:?}"
-        );
-        let points = shape[rank - 2] * shape[rank - 1];
-        let data = data.try_as_plain_ram()?;
-        let mut out_shape: TVec<usize> = shape.into();
-        out_shape[rank - 3] = self.out_channels;
-        let mut output = Tensor::zero::<f32>(&out_shape)?;
-        self.run(
-            data.as_slice::<f32>()?,
-            output.try_as_plain_ram_mut()?.as_slice_mut::<f32>()?,
-            points,
-        );
-        Ok(tvec!(output.into_tvalue()))
+        self.planes()
+            .eval("pointwise conv", &inputs, |input, output, points| {
+                self.run(input, output, points)
+            })
     }
 }
 
 impl TypedOp for PointwiseConv {
     fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
-        let mut shape: TVec<TDim> = inputs[0].shape.iter().cloned().collect();
-        let rank = shape.len();
-        ensure!(
-            (3..=4).contains(&rank),
-            "pointwise conv on a rank {rank} input"
-        );
-        shape[rank - 3] = self.out_channels.to_dim();
-        Ok(tvec!(f32::fact(&shape)))
+        self.planes().output_fact("pointwise conv", inputs[0])
     }
 
     fn cost(&self, inputs: &[&TypedFact]) -> TractResult<TVec<(Cost, TDim)>> {

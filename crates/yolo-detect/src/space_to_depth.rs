@@ -10,6 +10,8 @@
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::*;
 
+use crate::nchw::Planes;
+
 /// Stacks `parts` phase planes of each of `channels` input planes of `in_hw`: output channel
 /// `p · channels + c` holds `in[c][2y + row][2x + column]` for `(row, column) = parts[p]`.
 /// Built by [`use_space_to_depth`](crate::graph_fixes::use_space_to_depth). Input at eval:
@@ -23,6 +25,15 @@ pub struct SpaceToDepth {
 }
 
 impl SpaceToDepth {
+    fn planes(&self) -> Planes {
+        Planes {
+            in_channels: Some(self.channels),
+            in_hw: Some(self.in_hw),
+            out_channels: Some(self.channels * self.parts.len()),
+            out_hw: Some(self.out_hw()),
+        }
+    }
+
     /// Output plane size: every part must have the same, so both sides are even here.
     pub(crate) fn out_hw(&self) -> (usize, usize) {
         (self.in_hw.0 / 2, self.in_hw.1 / 2)
@@ -100,43 +111,16 @@ impl EvalOp for SpaceToDepth {
     op_out_of_plan!();
 
     fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
-        let [data] = &*inputs else {
-            bail!("space to depth takes one input");
-        };
-        let shape = data.shape();
-        let rank = shape.len();
-        ensure!(
-            (3..=4).contains(&rank)
-                && shape[rank - 3] == self.channels
-                && (shape[rank - 2], shape[rank - 1]) == self.in_hw,
-            "space to depth: input shape {shape:?} does not match {self:?}"
-        );
-        let data = data.try_as_plain_ram()?;
-        let mut out_shape: TVec<usize> = shape.into();
-        out_shape[rank - 3] = self.channels * self.parts.len();
-        (out_shape[rank - 2], out_shape[rank - 1]) = self.out_hw();
-        let mut output = Tensor::zero::<f32>(&out_shape)?;
-        self.run(
-            data.as_slice::<f32>()?,
-            output.try_as_plain_ram_mut()?.as_slice_mut::<f32>()?,
-        );
-        Ok(tvec!(output.into_tvalue()))
+        self.planes()
+            .eval("space to depth", &inputs, |input, output, _| {
+                self.run(input, output)
+            })
     }
 }
 
 impl TypedOp for SpaceToDepth {
     fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
-        let mut shape: TVec<TDim> = inputs[0].shape.iter().cloned().collect();
-        let rank = shape.len();
-        ensure!(
-            (3..=4).contains(&rank),
-            "space to depth on a rank {rank} input"
-        );
-        let (oh, ow) = self.out_hw();
-        shape[rank - 3] = (self.channels * self.parts.len()).to_dim();
-        shape[rank - 2] = oh.to_dim();
-        shape[rank - 1] = ow.to_dim();
-        Ok(tvec!(f32::fact(&shape)))
+        self.planes().output_fact("space to depth", inputs[0])
     }
 
     as_op!();

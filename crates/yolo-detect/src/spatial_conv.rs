@@ -15,6 +15,7 @@ use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::*;
 
 use crate::conv_tiles::{PackedWeights, RowJob};
+use crate::nchw::Planes;
 
 /// Geometry and weights of one dense convolution, built by
 /// [`use_fast_dense_convolutions`](crate::graph_fixes::use_fast_dense_convolutions): a square
@@ -53,6 +54,15 @@ struct Phases {
 }
 
 impl SpatialConv {
+    fn planes(&self) -> Planes {
+        Planes {
+            in_channels: Some(self.in_channels),
+            in_hw: Some(self.in_hw),
+            out_channels: Some(self.weights.out_channels),
+            out_hw: Some(self.out_hw),
+        }
+    }
+
     /// Phase plane layout covering every tap of every output point.
     fn phases(&self) -> Phases {
         let (ih, iw) = self.in_hw;
@@ -211,43 +221,16 @@ impl EvalOp for SpatialConv {
     op_out_of_plan!();
 
     fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
-        let [data] = &*inputs else {
-            bail!("spatial conv takes one input");
-        };
-        let shape = data.shape();
-        let rank = shape.len();
-        ensure!(
-            (3..=4).contains(&rank)
-                && shape[rank - 3] == self.in_channels
-                && (shape[rank - 2], shape[rank - 1]) == self.in_hw,
-            "spatial conv: input shape {shape:?} does not match {self:?}"
-        );
-        let data = data.try_as_plain_ram()?;
-        let mut out_shape: TVec<usize> = shape.into();
-        out_shape[rank - 3] = self.weights.out_channels;
-        out_shape[rank - 2] = self.out_hw.0;
-        out_shape[rank - 1] = self.out_hw.1;
-        let mut output = Tensor::zero::<f32>(&out_shape)?;
-        self.run(
-            data.as_slice::<f32>()?,
-            output.try_as_plain_ram_mut()?.as_slice_mut::<f32>()?,
-        );
-        Ok(tvec!(output.into_tvalue()))
+        self.planes()
+            .eval("spatial conv", &inputs, |input, output, _| {
+                self.run(input, output)
+            })
     }
 }
 
 impl TypedOp for SpatialConv {
     fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
-        let mut shape: TVec<TDim> = inputs[0].shape.iter().cloned().collect();
-        let rank = shape.len();
-        ensure!(
-            (3..=4).contains(&rank),
-            "spatial conv on a rank {rank} input"
-        );
-        shape[rank - 3] = self.weights.out_channels.to_dim();
-        shape[rank - 2] = self.out_hw.0.to_dim();
-        shape[rank - 1] = self.out_hw.1.to_dim();
-        Ok(tvec!(f32::fact(&shape)))
+        self.planes().output_fact("spatial conv", inputs[0])
     }
 
     fn cost(&self, inputs: &[&TypedFact]) -> TractResult<TVec<(Cost, TDim)>> {
