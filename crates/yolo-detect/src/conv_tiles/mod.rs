@@ -77,7 +77,7 @@ impl PackedWeights {
 pub(crate) enum Simd {
     /// AVX-512F: tiles of 8 channels × 48 points.
     Avx512,
-    /// AVX2 and FMA: tiles of 4 channels × 24 points.
+    /// AVX2 and FMA: tiles of 4 channels × 16 points.
     Avx2,
     /// Neither: plain Rust, far slower than tract (the rewrites stay off).
     None,
