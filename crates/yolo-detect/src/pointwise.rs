@@ -6,9 +6,9 @@
 //! then applies the SiLU in a separate pass (≈10 ms of a 15.6 ms run on this project's
 //! machine; see `docs/benchmarks.md`). In NCHW a 1×1 convolution is already a matrix product
 //! whose right-hand side needs no packing: each input channel's plane is a contiguous row. This
-//! op runs it as one `conv_tiles` job per image: weights packed once,
-//! tiles of output channels × points held in vector registers, the bias and SiLU applied while
-//! the tile is still in registers.
+//! op runs it as one `conv_tiles` job per image: weights packed once, tiles of output channels ×
+//! points held in vector registers, the bias and SiLU applied while the tile is still in
+//! registers.
 
 use std::sync::Arc;
 
@@ -20,8 +20,8 @@ use crate::nchw::Planes;
 
 /// A pointwise convolution: `out[o][p] = act(bias[o] + Σ_i w[o][i] · in[i][p])` for every point
 /// `p` of the planes, where `act` is the identity or SiLU. Built by
-/// [`use_fast_dense_convolutions`](crate::graph_fixes::use_fast_dense_convolutions). Input at eval: `[N, C, H, W]`
-/// or `[C, H, W]` with `C = in_channels`.
+/// [`use_fast_dense_convolutions`](crate::graph_fixes::use_fast_dense_convolutions). Input at
+/// eval: `[N, C, H, W]` or `[C, H, W]` with `C = in_channels`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PointwiseConv {
     pub(crate) in_channels: usize,

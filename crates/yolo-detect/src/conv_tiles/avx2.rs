@@ -1,9 +1,9 @@
 //! The AVX2 + FMA tiles (8 lanes, 16 registers: 4 channels × 16 points, half a weight block at a
 //! time; 4 × 24 spills registers and ran 1.6x slower, 8 × 8 and 8 × 16 were 4 % and 22 % slower
-//! in `profile_ops` with `TRACT_CPU_ISA=-avx512f`). [`RowJob::run`] has checked that every tap run and every output channel's run lies
-//! inside the slices; a tile covers points `j..j + 8·V` of the run, of which only the first
-//! `8·(V-1) + left` are touched (the last vector is masked to `left` lanes), and output channels
-//! past `out_channels` are never stored.
+//! in `profile_ops` with `TRACT_CPU_ISA=-avx512f`). [`RowJob::run`] has checked that every tap
+//! run and every output channel's run lies inside the slices; a tile covers points
+//! `j..j + 8·V` of the run, of which only the first `8·(V-1) + left` are touched (the last
+//! vector is masked to `left` lanes), and output channels past `out_channels` are never stored.
 
 #![allow(unsafe_code)]
 
