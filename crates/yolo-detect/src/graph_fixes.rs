@@ -277,30 +277,9 @@ pub fn fuse_silu(model: &mut TypedModel) -> TractResult<usize> {
             if !single_reader {
                 return None;
             }
-            let fused: Box<dyn TypedOp> = if let Some(op) = producer.op_as::<PointwiseConv>() {
-                (!op.silu).then(|| {
-                    Box::new(PointwiseConv {
-                        silu: true,
-                        ..op.clone()
-                    })
-                })?
-            } else if let Some(op) = producer.op_as::<SpatialConv>() {
-                (!op.silu).then(|| {
-                    Box::new(SpatialConv {
-                        silu: true,
-                        ..op.clone()
-                    })
-                })?
-            } else if let Some(op) = producer.op_as::<DepthwiseConv>() {
-                (!op.silu).then(|| {
-                    Box::new(DepthwiseConv {
-                        silu: true,
-                        ..op.clone()
-                    })
-                })?
-            } else {
-                return None;
-            };
+            let fused = fused::<PointwiseConv>(producer)
+                .or_else(|| fused::<SpatialConv>(producer))
+                .or_else(|| fused::<DepthwiseConv>(producer))?;
             Some((node.id, producer.id, fused))
         })
         .collect();
@@ -527,6 +506,38 @@ fn phase_slice(model: &TypedModel, outlet: OutletId) -> Option<(OutletId, usize,
         (false, true) => Some((source, first, second)),
         _ => None,
     }
+}
+
+/// The convolution ops that can take a fused SiLU.
+trait TakesSilu: TypedOp + Clone {
+    fn silu_mut(&mut self) -> &mut bool;
+}
+
+impl TakesSilu for PointwiseConv {
+    fn silu_mut(&mut self) -> &mut bool {
+        &mut self.silu
+    }
+}
+
+impl TakesSilu for SpatialConv {
+    fn silu_mut(&mut self) -> &mut bool {
+        &mut self.silu
+    }
+}
+
+impl TakesSilu for DepthwiseConv {
+    fn silu_mut(&mut self) -> &mut bool {
+        &mut self.silu
+    }
+}
+
+/// `node`'s op with a SiLU folded in, if it is a `T` that has none yet.
+fn fused<T: TakesSilu>(node: &TypedNode) -> Option<Box<dyn TypedOp>> {
+    let mut op = node.op_as::<T>()?.clone();
+    if std::mem::replace(op.silu_mut(), true) {
+        return None;
+    }
+    Some(Box::new(op))
 }
 
 /// Wires `op` on `inputs` where the rest of the graph read node `output`'s first output, and
