@@ -83,6 +83,7 @@ mod event;
 mod handle;
 mod payload;
 mod publisher;
+mod rate_limit;
 mod stats;
 pub mod topics;
 

@@ -17,6 +17,7 @@ use crate::error::MqttError;
 use crate::event::{CameraInfo, DetectionEvent};
 use crate::handle::{Command, MqttHandle, Shared};
 use crate::payload::{detection_message, DiscoveryContext};
+use crate::rate_limit::RateLimit;
 use crate::stats::MqttStats;
 use crate::topics::{self, CameraTopics};
 
@@ -41,9 +42,9 @@ struct Camera {
     detector: ChangeDetector,
     /// The state last handed to the client, `None` after a reconnect until re-published.
     sent_online: Option<bool>,
-    /// When the last fps value and snapshot were published (rate limits).
-    last_fps: Option<Instant>,
-    last_snapshot: Option<Instant>,
+    /// At most one fps value per `fps_interval`, one snapshot per `snapshot_interval`.
+    fps_limit: RateLimit,
+    snapshot_limit: RateLimit,
     /// A detection changed since the last snapshot: publish the next frame's JPEG.
     snapshot_wanted: bool,
 }
@@ -120,8 +121,8 @@ impl MqttPublisher {
                 segment,
                 detector: ChangeDetector::new(&cfg.labels, cfg.min_score, cfg.off_after_frames),
                 sent_online: None,
-                last_fps: None,
-                last_snapshot: None,
+                fps_limit: RateLimit::new(cfg.fps_interval),
+                snapshot_limit: RateLimit::new(cfg.snapshot_interval),
                 snapshot_wanted: false,
             });
         }
@@ -297,11 +298,7 @@ impl Task {
         let now = Instant::now();
         if let Some(fps) = event.fps {
             let cam = &mut self.cameras[i];
-            if cam
-                .last_fps
-                .is_none_or(|t| now.duration_since(t) >= self.cfg.fps_interval)
-            {
-                cam.last_fps = Some(now);
+            if cam.fps_limit.take(now) {
                 let topic = cam.topics.fps.clone();
                 self.try_publish(&topic, QoS::AtMostOnce, false, format!("{fps:.1}").into());
             }
@@ -347,14 +344,10 @@ impl Task {
     /// Publishes a snapshot unless one went out less than `snapshot_interval` ago.
     fn on_snapshot(&mut self, i: usize, jpeg: Bytes) {
         let now = Instant::now();
-        let interval = self.cfg.snapshot_interval;
         let Some(cam) = self.cameras.get_mut(i) else {
             return;
         };
-        if cam
-            .last_snapshot
-            .is_some_and(|t| now.duration_since(t) < interval)
-        {
+        if !cam.snapshot_limit.ready(now) {
             return;
         }
         if jpeg.len() > MAX_SNAPSHOT_BYTES {
@@ -369,7 +362,7 @@ impl Task {
             self.shared.stats.count_dropped_message();
             return;
         }
-        cam.last_snapshot = Some(now);
+        cam.snapshot_limit.take(now);
         cam.snapshot_wanted = false;
         let topic = cam.topics.snapshot.clone();
         self.try_publish(&topic, QoS::AtMostOnce, true, jpeg.to_vec());

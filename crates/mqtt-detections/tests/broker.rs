@@ -398,6 +398,58 @@ async fn broker_restart_recovers_and_frames_never_block_meanwhile() {
     assert_eq!(got["camrelay/front/person"].text(), "ON");
 }
 
+#[tokio::test]
+async fn a_stalled_broker_costs_drops_not_waiting() {
+    let broker = Broker::start().await;
+    let (mqtt, _task) = start(&broker).await;
+    let stats = mqtt.stats().clone();
+    let mut sub = Subscriber::connect(&broker, "after-stall", &["camrelay/front/detections"]).await;
+
+    // The broker stops reading: the socket buffers fill with snapshots, then rumqttc's queue,
+    // then the handle's queue; from there on everything is dropped and counted.
+    broker.signal("-STOP");
+    let jpeg = Bytes::from(vec![0xA5u8; 256 << 10]);
+    let started = Instant::now();
+    for id in 0..600u64 {
+        let seen: &[(&str, f32)] = if id % 3 == 0 { &[("person", 0.9)] } else { &[] };
+        let mut event = frame("front", id, seen);
+        event.jpeg = Some(jpeg.clone());
+        mqtt.frame(event);
+    }
+    assert!(started.elapsed() < Duration::from_secs(2));
+    wait_until("drops are counted while the broker stalls", || {
+        stats.dropped() > 0
+    })
+    .await;
+    broker.signal("-CONT");
+
+    // Once the broker reads again, new changes get through. Which frames the stall dropped
+    // decides whether the person is present now, so offer both: present, then gone.
+    let mut id = 600u64;
+    let message = loop {
+        for seen in [&[("person", 0.9)][..], &[], &[]] {
+            mqtt.frame(frame("front", id, seen));
+            id += 1;
+        }
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(200);
+        let mut found = None;
+        while let Ok(Some(m)) = tokio::time::timeout_at(deadline, sub.rx.recv()).await {
+            if m.json()["frame_id"].as_u64() >= Some(600) {
+                found = Some(m.json());
+                break;
+            }
+        }
+        if let Some(found) = found {
+            break found;
+        }
+        assert!(
+            id < 600 + 300,
+            "no detection message after the broker continued"
+        );
+    };
+    assert_eq!(message["camera"], "front");
+}
+
 #[test]
 fn camera_names_that_collide_are_rejected() {
     let cfg = MqttConfig::with_url("mqtt://127.0.0.1:1");

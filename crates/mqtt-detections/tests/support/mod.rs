@@ -87,6 +87,17 @@ impl Broker {
         }
     }
 
+    /// Stops (SIGSTOP) or continues (SIGCONT) the broker: a broker that accepts nothing
+    /// more, with the connection still open.
+    pub fn signal(&self, signal: &str) {
+        let pid = self.child.as_ref().expect("broker running").id();
+        let status = Command::new("kill")
+            .args([signal, &pid.to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill {signal} {pid} failed");
+    }
+
     pub fn url(&self) -> String {
         format!("mqtt://127.0.0.1:{}", self.port)
     }
@@ -94,6 +105,14 @@ impl Broker {
 
 impl Drop for Broker {
     fn drop(&mut self) {
+        if self.child.is_some() {
+            let _ = Command::new("kill")
+                .args([
+                    "-CONT",
+                    &self.child.as_ref().map_or(0, |c| c.id()).to_string(),
+                ])
+                .status();
+        }
         self.kill();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
