@@ -72,3 +72,8 @@ pub use extract::{
 };
 pub use login::{login_cookie, logout_cookie};
 pub use store::TokenStore;
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

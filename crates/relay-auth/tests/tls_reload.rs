@@ -5,7 +5,7 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{fetch, self_signed, serve, temp_dir, write_pair, BODY};
+use common::{fetch, fetch_offering, self_signed, serve, temp_dir, write_pair, BODY};
 use relay_auth::tls::{ReloadableTls, TlsFiles};
 use relay_auth::ErrorKind;
 
@@ -86,7 +86,7 @@ async fn serves_then_reloads_and_keeps_old_on_error() {
 }
 
 #[tokio::test]
-async fn alpn_offers_http11_only() {
+async fn alpn_is_http11_only() {
     let dir = temp_dir("alpn");
     let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
     let pair = self_signed();
@@ -96,5 +96,14 @@ async fn alpn_offers_http11_only() {
         tls.server_config().alpn_protocols,
         vec![b"http/1.1".to_vec()]
     );
+    let addr = serve(tls).await;
+    // A client that offers only h2 is refused (no common protocol, RFC 7301)...
+    assert!(fetch_offering(addr, &[&pair.2], &[b"h2"]).await.is_err());
+    // ...one that offers no ALPN at all gets HTTP/1.1.
+    let seen = fetch_offering(addr, &[&pair.2], &[])
+        .await
+        .expect("no ALPN");
+    assert_eq!(seen.alpn, None);
+    assert!(seen.response.ends_with(BODY));
     let _ = std::fs::remove_dir_all(&dir);
 }

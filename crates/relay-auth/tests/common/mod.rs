@@ -82,6 +82,15 @@ pub async fn fetch(
     addr: SocketAddr,
     trusted: &[&CertificateDer<'static>],
 ) -> std::io::Result<Seen> {
+    fetch_offering(addr, trusted, &[b"h2", b"http/1.1"]).await
+}
+
+/// Connects trusting only `trusted`, offers the `alpn` protocols, sends one GET.
+pub async fn fetch_offering(
+    addr: SocketAddr,
+    trusted: &[&CertificateDer<'static>],
+    alpn: &[&[u8]],
+) -> std::io::Result<Seen> {
     let mut roots = rustls::RootCertStore::empty();
     for cert in trusted {
         roots.add((*cert).clone()).expect("root");
@@ -92,7 +101,7 @@ pub async fn fetch(
         .expect("versions")
         .with_root_certificates(roots)
         .with_no_client_auth();
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
     let tcp = TcpStream::connect(addr).await?;
     let name = ServerName::try_from("localhost").expect("name");
