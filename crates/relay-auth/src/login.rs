@@ -8,6 +8,13 @@
 //!   answer `303 See Other` to `/` with `Set-Cookie: `[`login_cookie`]; on `None` answer 401
 //!   with [`login_page`]`(true)`.
 //! - `POST /logout`: `303` to `/login` with `Set-Cookie: `[`logout_cookie`].
+//! - `GET /` (the dashboard) refused with [`Denied::Unauthenticated`](crate::Denied): a
+//!   browser is better served by the login page than by the plain 401 text, so answer
+//!   [`login_page`]`(false)` with status 401 there (or `303` to [`LOGIN_PATH`]).
+//!
+//! The cookie is `SameSite=Strict`, so cross-site forms cannot use it (no CSRF on admin
+//! POSTs); the price is that following a link from another site to the dashboard shows the
+//! login page once.
 
 use http::HeaderValue;
 use percent_encoding::{percent_decode, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
