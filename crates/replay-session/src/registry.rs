@@ -29,7 +29,8 @@ impl SessionId {
 
     /// Parses 32 hex digits (either case); anything else is `None` (an HTTP 404).
     pub fn parse(s: &str) -> Option<SessionId> {
-        if s.len() != 32 || !s.is_ascii() {
+        // `from_str_radix` alone would take a leading `+`.
+        if s.len() != 32 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
             return None;
         }
         let mut bytes = [0u8; 16];
