@@ -13,6 +13,15 @@
 //! - [`SyncWall`]: live cameras held back by a playout delay so that tiles agree in capture
 //!   time, built on the same session machinery.
 //!
+//! # For the relay
+//!
+//! The recorder keeps, per camera, an index of `(frame_id, capture_us, offset, size)` per
+//! frame in its segment files. A `Track` over it holds that index in memory (sorted by capture
+//! time, behind a lock the recorder appends to), answers the lookups by binary search, and
+//! hands out `(segment, offset, size)` as the frame's handle. The [`Sink`] reads the ~60 KB
+//! JPEG at that offset in `tokio::task::spawn_blocking`, awaits it, and publishes it with the
+//! original frame id and capture time. Track lookups run under the session's lock: no I/O.
+//!
 //! # Example
 //!
 //! Two cameras at 10 fps, the second one's clock 13 ms later, replayed at 2x:

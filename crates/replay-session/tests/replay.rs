@@ -398,3 +398,39 @@ async fn any_handle_type_works() {
     sleep(ms(20)).await;
     assert_eq!(s.state().last_frame_ids, vec![Some(4)]);
 }
+
+/// A sink that takes 50 ms per frame, like a slow disk.
+#[derive(Clone, Default)]
+struct SlowSink(LogSink);
+
+impl<H: Send + 'static> replay_session::Sink<H> for SlowSink {
+    async fn emit(&self, camera: usize, frame: FrameRef<H>) {
+        replay_session::Sink::emit(&self.0, camera, frame).await;
+        sleep(ms(50)).await;
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_slow_sink_makes_frames_be_skipped_not_queued() {
+    let track = MemoryTrack::regular(0, T0, PERIOD_30FPS, 300);
+    let sink = SlowSink::default();
+    let start = Instant::now();
+    let s = ReplaySession::start(vec![track], T0, 1.0, SessionConfig::default(), sink.clone())
+        .expect("start");
+    sleep(Duration::from_secs(3)).await;
+    s.stop();
+    let log = sink.0.take();
+    assert!(
+        log.len() <= 61,
+        "{} emissions in 3 s at 50 ms each",
+        log.len()
+    );
+    assert!(log.len() >= 55, "{} emissions", log.len());
+    for e in &log {
+        let clock = T0 + (e.at - start).as_micros() as i64;
+        assert!(
+            clock - e.capture_us < PERIOD_30FPS,
+            "{e:?} is stale (clock {clock})"
+        );
+    }
+}
