@@ -5,10 +5,6 @@
 use std::time::{Duration, Instant};
 
 use camrelay_suite::*;
-use tokio::sync::Mutex;
-
-/// Timing-sensitive tests run one at a time (the machine has two cores).
-static SERIAL: Mutex<()> = Mutex::const_new(());
 
 fn fast_idle(config: &mut camrelay::config::RelayConfig) {
     config.idle_timeout = Duration::from_millis(300);
@@ -17,7 +13,7 @@ fn fast_idle(config: &mut camrelay::config::RelayConfig) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_viewer_sees_the_same_frame_ids() {
-    let _serial = SERIAL.lock().await;
+    let _serial = serial().await;
     let mock = start_mock(MockConfig::default()).await;
     let relay = start_relay(vec![camera_for("cam", &mock)], fast_idle).await;
     let addr = relay.local_addr();
@@ -57,7 +53,7 @@ async fn every_viewer_sees_the_same_frame_ids() {
         assert_eq!(other, &ids[0], "viewers saw different frame ids");
     }
     // Consecutive: nothing dropped for viewers that keep up.
-    assert!(ids[0].windows(2).all(|w| w[1] == w[0] + 1), "{:?}", ids[0]);
+    assert!(consecutive(&ids[0]), "{:?}", ids[0]);
     // And the same timestamps (the camera's X-Timestamp passes through).
     assert!(sequences[0].iter().all(|r| r.timestamp.is_some()));
     relay.shutdown().await;
@@ -66,7 +62,7 @@ async fn every_viewer_sees_the_same_frame_ids() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_viewers_share_one_upstream_of_a_one_client_camera() {
-    let _serial = SERIAL.lock().await;
+    let _serial = serial().await;
     let mock = start_mock(MockConfig {
         max_clients: 1,
         ..MockConfig::default()
@@ -113,7 +109,7 @@ async fn stats_json_camera(addr: std::net::SocketAddr) -> serde_json::Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_viewer_that_stops_reading_does_not_slow_the_others() {
-    let _serial = SERIAL.lock().await;
+    let _serial = serial().await;
     let mock = start_mock(MockConfig::default()).await;
     let relay = start_relay(vec![camera_for("cam", &mock)], fast_idle).await;
     let addr = relay.local_addr();
@@ -122,28 +118,31 @@ async fn a_viewer_that_stops_reading_does_not_slow_the_others() {
         .await
         .unwrap();
     viewer.take(5).await; // warm up
-    let started = Instant::now();
     let frames = viewer.take(60).await;
-    let fps = frames.len() as f64 / started.elapsed().as_secs_f64();
-    assert!(
-        fps > 24.0,
-        "healthy viewer got {fps:.1} fps next to a stuck one"
-    );
+    // The healthy viewer got every frame the camera published meanwhile, in order, no gaps
+    // (a viewer held back would fall behind, fill its queue and lose frames).
     let ids: Vec<u64> = frames.iter().map(|f| f.frame_id).collect();
-    assert!(ids.windows(2).all(|w| w[1] == w[0] + 1), "{ids:?}");
+    assert_eq!(ids.len(), 60, "healthy viewer stalled next to a stuck one");
+    assert!(consecutive(&ids), "{ids:?}");
     // The stuck viewer's queue is full and it drops (drop-newest), counted.
     let camera = stats_json_camera(addr).await;
     assert!(
         camera["dropped_queue_total"].as_u64().unwrap() > 0,
         "{camera}"
     );
+    let list = camera["viewer_list"].as_array().unwrap();
+    let stuck = list
+        .iter()
+        .min_by_key(|v| v["delivered"].as_u64().unwrap())
+        .unwrap();
+    assert!(stuck["dropped"].as_u64().unwrap() > 0, "{camera}");
     relay.shutdown().await;
     mock.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upstream_opens_with_the_first_viewer_and_closes_after_the_last() {
-    let _serial = SERIAL.lock().await;
+    let _serial = serial().await;
     let mock = start_mock(MockConfig::default()).await;
     let relay = start_relay(vec![camera_for("cam", &mock)], fast_idle).await;
     let addr = relay.local_addr();
@@ -187,7 +186,7 @@ async fn upstream_opens_with_the_first_viewer_and_closes_after_the_last() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn always_on_keeps_the_upstream_open_without_viewers() {
-    let _serial = SERIAL.lock().await;
+    let _serial = serial().await;
     let mock = start_mock(MockConfig::default()).await;
     let relay = start_relay(vec![camera_for("cam", &mock)], |c| {
         fast_idle(c);
@@ -206,7 +205,7 @@ async fn always_on_keeps_the_upstream_open_without_viewers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_camera_restart_keeps_viewers_connected() {
-    let _serial = SERIAL.lock().await;
+    let _serial = serial().await;
     let mock = start_mock(MockConfig::default()).await;
     let mock_addr = mock.addr();
     let relay = start_relay(vec![camera_for("cam", &mock)], fast_idle).await;
@@ -254,7 +253,7 @@ async fn a_camera_restart_keeps_viewers_connected() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn routes_answer_as_documented() {
-    let _serial = SERIAL.lock().await;
+    let _serial = serial().await;
     let relay = start_relay(Vec::new(), |c| c.detect = false).await; // the demo camera
     let addr = relay.local_addr();
     let (status, _, body) = get(addr, "/healthz").await;
@@ -327,7 +326,7 @@ async fn routes_answer_as_documented() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn esp32_settings_from_the_config_are_applied_when_the_upstream_opens() {
-    let _serial = SERIAL.lock().await;
+    let _serial = serial().await;
     let mock = start_mock(MockConfig::default()).await;
     let mut camera = camera_for("cam", &mock);
     camera.esp32.insert("framesize".into(), 5); // QVGA

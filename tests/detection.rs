@@ -1,6 +1,7 @@
 //! The detection stream, end to end: the model runs once per frame whatever the number of
 //! detection viewers, annotated frames keep the raw frame's id, detections arrive as SSE, and
-//! raw viewers keep their rate while the detector is saturated.
+//! raw viewers keep every frame while the detector is saturated. Assertions are on counts and
+//! frame ids, not on rates, so a busy machine slows the tests without failing them.
 #![allow(clippy::unwrap_used)]
 
 use std::time::{Duration, Instant};
@@ -9,22 +10,39 @@ use camrelay_suite::*;
 use futures_util::StreamExt;
 use http_body_util::BodyExt;
 
-async fn detector_runs(addr: std::net::SocketAddr) -> u64 {
-    stats(addr).await["cameras"][0]["detector"]["runs"]
-        .as_u64()
-        .unwrap()
+/// The detector's run count and the camera's newest frame id, read together.
+async fn runs_and_frame_id(addr: std::net::SocketAddr) -> (u64, u64) {
+    let camera = stats(addr).await["cameras"][0].clone();
+    (
+        camera["detector"]["runs"].as_u64().unwrap(),
+        camera["frame_id"].as_u64().unwrap(),
+    )
 }
 
-/// Detector runs per second over `window`.
-async fn run_rate(addr: std::net::SocketAddr, window: Duration) -> f64 {
-    let before = detector_runs(addr).await;
-    let started = Instant::now();
-    tokio::time::sleep(window).await;
-    (detector_runs(addr).await - before) as f64 / started.elapsed().as_secs_f64()
+/// Waits until the detector ran `runs` more times, then checks that it ran at most once per
+/// camera frame published meanwhile (once per frame, whatever the number of viewers).
+async fn assert_once_per_frame(addr: std::net::SocketAddr, runs: u64, viewers: usize) {
+    let (runs_before, frame_before) = runs_and_frame_id(addr).await;
+    assert!(
+        wait_until(Duration::from_secs(120), || async {
+            runs_and_frame_id(addr).await.0 >= runs_before + runs
+        })
+        .await,
+        "the detector did not run {runs} times with {viewers} viewers"
+    );
+    let (runs_after, frame_after) = runs_and_frame_id(addr).await;
+    let (ran, frames) = (runs_after - runs_before, frame_after - frame_before);
+    eprintln!("{viewers} viewers: {ran} detector runs over {frames} camera frames");
+    // One frame may have been in the detector when the window opened.
+    assert!(
+        ran <= frames + 1,
+        "{viewers} viewers: {ran} detector runs over only {frames} camera frames"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_detector_runs_once_per_frame_not_once_per_viewer() {
+    let _serial = serial().await;
     let mock = start_mock(MockConfig {
         fps: 10.0,
         ..MockConfig::default()
@@ -41,7 +59,7 @@ async fn the_detector_runs_once_per_frame_not_once_per_viewer() {
         .await
         .unwrap();
     first.take(3).await; // model loaded, detector running
-    let one_viewer = run_rate(addr, Duration::from_secs(4)).await;
+    assert_once_per_frame(addr, 5, 1).await;
     let mut viewers = Vec::new();
     for _ in 0..19 {
         viewers.push(
@@ -53,14 +71,7 @@ async fn the_detector_runs_once_per_frame_not_once_per_viewer() {
     for viewer in &mut viewers {
         viewer.take(1).await;
     }
-    let twenty_viewers = run_rate(addr, Duration::from_secs(4)).await;
-    eprintln!("detector runs/s: 1 viewer {one_viewer:.2}, 20 viewers {twenty_viewers:.2}");
-    assert!(one_viewer > 0.5, "detector barely ran: {one_viewer}");
-    let ratio = twenty_viewers / one_viewer;
-    assert!(
-        (0.7..1.3).contains(&ratio),
-        "runs/s changed with viewers: {one_viewer:.2} -> {twenty_viewers:.2}"
-    );
+    assert_once_per_frame(addr, 5, 20).await;
     // Every detection viewer sees the same annotated frames (same ids). The viewers were not
     // read for seconds, so their socket buffers hold old frames first: read past them.
     let (a, b) = tokio::join!(first.take(60), viewers[0].take(60));
@@ -75,6 +86,7 @@ async fn the_detector_runs_once_per_frame_not_once_per_viewer() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn annotated_frames_keep_the_raw_frame_id_and_raw_viewers_keep_their_rate() {
+    let _serial = serial().await;
     let mock = start_mock(MockConfig::default()).await;
     let relay = start_relay(vec![camera_for("cam", &mock)], |_| {}).await;
     let addr = relay.local_addr();
@@ -86,29 +98,40 @@ async fn annotated_frames_keep_the_raw_frame_id_and_raw_viewers_keep_their_rate(
         .unwrap();
     let annotated = detect.take(3).await;
     raw.take(5).await;
-    let started = Instant::now();
+    let runs_before = stats(addr).await["cameras"][0]["detector"]["runs"]
+        .as_u64()
+        .unwrap();
     let raw_frames = raw.take(60).await;
-    let fps = raw_frames.len() as f64 / started.elapsed().as_secs_f64();
-    assert!(
-        fps > 24.0,
-        "raw viewer at {fps:.1} fps while detection runs"
-    );
+    // The raw viewer gets every frame the camera published, in order, while detection runs:
+    // the detector never holds the raw stream back.
+    let ids: Vec<u64> = raw_frames.iter().map(|f| f.frame_id).collect();
+    assert_eq!(ids.len(), 60, "raw viewer stalled while detection runs");
+    assert!(consecutive(&ids), "raw viewer skipped frames: {ids:?}");
     // The annotated frame's id is a raw frame id (raw ids are consecutive from 1).
     let last_raw = raw_frames.last().unwrap().frame_id;
     for frame in &annotated {
         assert!(frame.frame_id <= last_raw);
         assert_eq!(&frame.jpeg[..2], &[0xFF, 0xD8]);
     }
-    let skipped = stats(addr).await["cameras"][0]["detector"]["skipped"]
-        .as_u64()
-        .unwrap();
-    eprintln!("raw {fps:.1} fps, detector skipped {skipped} frames to stay on the newest");
+    // Detection was running all along: the annotated viewer keeps getting frames.
+    let more = detect.take(2).await;
+    assert_eq!(more.len(), 2, "annotated stream stopped");
+    let detector = stats(addr).await["cameras"][0]["detector"].clone();
+    assert_eq!(detector["active"], true, "{detector}");
+    eprintln!(
+        "raw ids {}..={last_raw} gap-free; detector ran {} times meanwhile, skipped {} frames \
+         to stay on the newest",
+        ids[0],
+        detector["runs"].as_u64().unwrap() - runs_before,
+        detector["skipped"],
+    );
     relay.shutdown().await;
     mock.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn detections_arrive_as_server_sent_events() {
+    let _serial = serial().await;
     let mock = start_mock(MockConfig {
         fps: 5.0,
         ..MockConfig::default()

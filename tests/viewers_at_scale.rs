@@ -9,9 +9,6 @@ use std::time::{Duration, Instant};
 use camrelay_suite::*;
 use futures_util::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::Mutex;
-
-static SERIAL: Mutex<()> = Mutex::const_new(());
 
 fn no_detect(config: &mut camrelay::config::RelayConfig) {
     config.detect = false;
@@ -24,7 +21,7 @@ async fn camera_json(addr: std::net::SocketAddr) -> serde_json::Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_viewer_that_accepts_no_bytes_is_evicted_after_the_write_timeout() {
-    let _serial = SERIAL.lock().await;
+    let _serial = serial().await;
     let mock = start_mock(MockConfig::default()).await;
     let relay = start_relay(vec![camera_for("cam", &mock)], |c| {
         no_detect(c);
@@ -53,7 +50,7 @@ async fn a_viewer_that_accepts_no_bytes_is_evicted_after_the_write_timeout() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_frozen_camera_gets_its_last_frame_resent_every_second() {
-    let _serial = SERIAL.lock().await;
+    let _serial = serial().await;
     let mock = start_mock(MockConfig {
         stall_after: Some(10),
         stall_for: Duration::from_secs(4),
@@ -64,24 +61,36 @@ async fn a_frozen_camera_gets_its_last_frame_resent_every_second() {
     let mut viewer = MjpegViewer::connect(relay.local_addr(), "/cams/cam/stream")
         .await
         .unwrap();
+    // Read until the camera comes back (a new frame id after the re-sends) or for 30 s.
     let mut previous: Option<Received> = None;
     let mut resends = 0;
-    let deadline = Instant::now() + Duration::from_secs(8);
-    while Instant::now() < deadline && resends < 2 {
-        let part = viewer.next_within(Duration::from_secs(3)).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        let part = viewer.next_within(Duration::from_secs(5)).await.unwrap();
         if let Some(prev) = &previous {
             if part.frame_id == prev.frame_id {
-                let gap = part.at - prev.at;
-                assert!(gap > Duration::from_millis(700), "re-sent after {gap:?}");
-                assert!(gap < Duration::from_millis(1600), "re-sent after {gap:?}");
+                // The same frame again, byte for byte.
+                assert_eq!(part.jpeg, prev.jpeg);
                 resends += 1;
+            } else {
+                assert!(part.frame_id > prev.frame_id, "ids went backwards");
+                if resends > 0 {
+                    break;
+                }
             }
         }
         previous = Some(part);
     }
+    // The camera froze for 4 s: a re-send per keepalive second, not a flood (a busy machine
+    // only makes fewer).
     assert!(
-        resends >= 2,
-        "no keepalive re-sends while the camera was frozen"
+        (2..=5).contains(&resends),
+        "{resends} keepalive re-sends while the camera was frozen for 4 s"
+    );
+    let camera = camera_json(relay.local_addr()).await;
+    assert!(
+        camera["keepalives"].as_u64().unwrap() >= resends,
+        "{camera}"
     );
     relay.shutdown().await;
     mock.shutdown().await;
@@ -125,15 +134,17 @@ async fn a_slowloris_client_is_cut_off() {
         .write_all(b"GET /stream HTTP/1.1\r\nHost: x\r\n")
         .await
         .unwrap();
-    let started = Instant::now();
+    // Keep trickling a header line every 200 ms or more, as slowloris does. The 500 ms head
+    // timeout cuts it off after a few lines; the 5 s default would allow 25 or more.
+    let mut lines = 0;
     let mut closed = false;
-    while started.elapsed() < Duration::from_secs(5) {
+    while lines < 100 {
         tokio::time::sleep(Duration::from_millis(200)).await;
-        // Keep trickling header bytes, as slowloris does.
         if stream.write_all(b"X-a: b\r\n").await.is_err() {
             closed = true;
             break;
         }
+        lines += 1;
         let mut buf = [0u8; 256];
         if let Ok(Ok(n)) =
             tokio::time::timeout(Duration::from_millis(10), stream.read(&mut buf)).await
@@ -144,14 +155,17 @@ async fn a_slowloris_client_is_cut_off() {
             }
         }
     }
-    assert!(closed, "slow header client still connected after 5 s");
-    assert!(started.elapsed() < Duration::from_secs(3));
+    assert!(
+        closed,
+        "slow header client still connected after {lines} header lines"
+    );
+    assert!(lines < 20, "cut off only after {lines} header lines");
     relay.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_thousand_connect_disconnect_cycles_leave_nothing_behind() {
-    let _serial = SERIAL.lock().await;
+    let _serial = serial().await;
     let relay = start_relay(Vec::new(), |c| {
         no_detect(c);
         c.always_on = true;
@@ -227,7 +241,7 @@ async fn ten_thousand_connect_disconnect_cycles_leave_nothing_behind() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thin_link_viewer_gets_fresh_frames_while_others_keep_full_rate() {
-    let _serial = SERIAL.lock().await;
+    let _serial = serial().await;
     let mock = start_mock(MockConfig::default()).await;
     let relay = start_relay(vec![camera_for("cam", &mock)], no_detect).await;
     let addr = relay.local_addr();
@@ -249,13 +263,13 @@ async fn a_thin_link_viewer_gets_fresh_frames_while_others_keep_full_rate() {
             tokio::spawn(async move {
                 viewer.take(5).await;
                 let started = Instant::now();
-                let mut n = 0;
+                let mut ids = Vec::new();
                 while started.elapsed() < duration {
-                    if viewer.next_within(Duration::from_secs(2)).await.is_some() {
-                        n += 1;
+                    if let Some(part) = viewer.next_within(Duration::from_secs(2)).await {
+                        ids.push(part.frame_id);
                     }
                 }
-                n as f64 / started.elapsed().as_secs_f64()
+                ids
             })
         })
         .collect();
@@ -274,19 +288,26 @@ async fn a_thin_link_viewer_gets_fresh_frames_while_others_keep_full_rate() {
             ages.push(age);
         }
     }
-    let mut fps = Vec::new();
+    // Each normal viewer's share of the frames the camera published while it watched (ids
+    // are consecutive at the relay: first..=last is what was published).
+    let mut shares = Vec::new();
     for counter in counters {
-        fps.push(counter.await.unwrap());
+        let ids = counter.await.unwrap();
+        assert!(ids.windows(2).all(|w| w[1] > w[0]), "out of order: {ids:?}");
+        let published = ids.last().unwrap() - ids[0] + 1;
+        shares.push(ids.len() as f64 / published as f64);
     }
     ages.sort();
     let p99 = ages[(ages.len() * 99 / 100).min(ages.len() - 1)];
-    let slowest = fps.iter().cloned().fold(f64::MAX, f64::min);
+    let slowest = shares.iter().cloned().fold(f64::MAX, f64::min);
     eprintln!(
-        "thin viewer: {} frames, age p50 {:?} p99 {:?} max {:?}; others: slowest {slowest:.1} fps",
+        "thin viewer: {} frames, age p50 {:?} p99 {:?} max {:?}; others: the slowest got {:.0}% \
+         of the frames",
         ages.len(),
         ages[ages.len() / 2],
         p99,
-        ages.last().unwrap()
+        ages.last().unwrap(),
+        slowest * 100.0
     );
     assert!(
         ages.len() >= 10,
@@ -297,7 +318,13 @@ async fn a_thin_link_viewer_gets_fresh_frames_while_others_keep_full_rate() {
         p99 <= Duration::from_millis(1000),
         "thin viewer frame age p99 {p99:?}"
     );
-    assert!(slowest > 25.0, "a normal viewer fell to {slowest:.1} fps");
+    // A normal viewer next to the thin one misses at most a few frames (on a busy machine its
+    // task may not run for a moment); the thin link does not hold it back.
+    assert!(
+        slowest > 0.8,
+        "a normal viewer got only {:.0}% of the frames",
+        slowest * 100.0
+    );
     // The thin viewer was paced (Linux: TCP_INFO): frames replaced while its link drained are
     // counted apart from queue and age drops.
     let camera = camera_json(addr).await;

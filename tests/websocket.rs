@@ -41,6 +41,7 @@ async fn next_frame(ws: &mut Ws) -> (serde_json::Value, bytes::Bytes) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn websocket_viewers_get_json_then_jpeg_on_the_shared_frame_ids() {
+    let _serial = serial().await;
     let relay = start_relay(Vec::new(), |c| c.detect = false).await;
     let addr = relay.local_addr();
     let mut a = connect(addr, "/ws").await;
@@ -88,6 +89,7 @@ async fn websocket_viewers_get_json_then_jpeg_on_the_shared_frame_ids() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_detect_stream_carries_detections() {
+    let _serial = serial().await;
     let mock = start_mock(MockConfig {
         fps: 5.0,
         ..MockConfig::default()
@@ -113,6 +115,7 @@ async fn the_detect_stream_carries_detections() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_misbehaving_client_is_closed_alone() {
+    let _serial = serial().await;
     let relay = start_relay(Vec::new(), |c| c.detect = false).await;
     let addr = relay.local_addr();
     let mut good = connect(addr, "/ws").await;

@@ -17,6 +17,18 @@ use mjpeg_codec::{DecoderConfig, MjpegDecoder, MjpegStream, Timestamp};
 pub use mock_camera::{MockCamera, MockConfig};
 use tokio::net::TcpStream;
 
+/// Holds the lock that makes the timing-sensitive tests of one test binary run one at a time
+/// (the machine may have two cores): `let _serial = serial().await;` first thing in a test.
+pub async fn serial() -> tokio::sync::MutexGuard<'static, ()> {
+    static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    SERIAL.lock().await
+}
+
+/// Whether `ids` are consecutive frame ids, in order, with no gaps.
+pub fn consecutive(ids: &[u64]) -> bool {
+    ids.windows(2).all(|w| w[1] == w[0] + 1)
+}
+
 /// A relay on `127.0.0.1:0` serving `cameras`, after `tweak` adjusted its settings.
 pub async fn start_relay(
     cameras: Vec<CameraConfig>,

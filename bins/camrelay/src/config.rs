@@ -47,6 +47,34 @@ impl SourceSpec {
     }
 }
 
+/// What a full viewer queue drops (`--policy`, `policy = "drop-oldest"` in the file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum QueuePolicy {
+    /// Drop the new frame for that viewer.
+    DropNewest,
+    /// Drop the oldest queued frame (keep the latest).
+    DropOldest,
+}
+
+impl From<QueuePolicy> for broadcast_core::Policy {
+    fn from(policy: QueuePolicy) -> Self {
+        match policy {
+            QueuePolicy::DropNewest => broadcast_core::Policy::DropNewest,
+            QueuePolicy::DropOldest => broadcast_core::Policy::DropOldest,
+        }
+    }
+}
+
+impl From<broadcast_core::Policy> for QueuePolicy {
+    fn from(policy: broadcast_core::Policy) -> Self {
+        match policy {
+            broadcast_core::Policy::DropOldest => QueuePolicy::DropOldest,
+            broadcast_core::Policy::DropNewest => QueuePolicy::DropNewest,
+        }
+    }
+}
+
 /// One camera the relay serves.
 #[derive(Debug, Clone)]
 pub struct CameraConfig {
@@ -83,7 +111,7 @@ pub struct RelayConfig {
     pub max_frame_age: Duration,
     /// A viewer that accepts no bytes for this long is disconnected.
     pub write_timeout: Duration,
-    /// Pace viewers that fall behind on slow links (see [`crate::pacing`]).
+    /// Pace viewers that fall behind on slow links (`TCP_INFO` pacing).
     pub pace_slow_viewers: bool,
     /// How long a client may take to send its request head.
     pub header_read_timeout: Duration,
@@ -177,18 +205,15 @@ impl CameraConfig {
         match &self.source {
             SourceSpec::Demo => Ok(()),
             SourceSpec::Stream { url } | SourceSpec::Snapshot { url, .. } => {
-                let uri: http::Uri =
-                    url.parse()
-                        .map_err(|e: http::uri::InvalidUri| ConfigError::BadUrl {
-                            camera: self.name.clone(),
-                            url: url.clone(),
-                            reason: e.to_string(),
-                        })?;
+                let uri: http::Uri = url.parse().map_err(|source| ConfigError::InvalidUrl {
+                    camera: self.name.clone(),
+                    url: url.clone(),
+                    source,
+                })?;
                 if uri.scheme_str() != Some("http") || uri.host().is_none() {
-                    return Err(ConfigError::BadUrl {
+                    return Err(ConfigError::UnsupportedUrl {
                         camera: self.name.clone(),
                         url: url.clone(),
-                        reason: "only http://HOST[:PORT]/PATH URLs are supported".into(),
                     });
                 }
                 Ok(())
@@ -198,6 +223,10 @@ impl CameraConfig {
 }
 
 /// The TOML file format (`--config cameras.toml`).
+///
+/// Every relay-wide key is the long option of the same name with `_` for `-`
+/// (`max_frame_age = 0.5` is `--max-frame-age 0.5`). An option given on the command line wins
+/// over the file, the file over the defaults ([`RelayConfig::default`]).
 ///
 /// ```toml
 /// listen = "0.0.0.0:8069"
@@ -224,12 +253,28 @@ pub struct FileConfig {
     pub listen: Option<SocketAddr>,
     /// Per-viewer queue capacity.
     pub queue: Option<usize>,
+    /// What a full viewer queue drops.
+    pub policy: Option<QueuePolicy>,
     /// Idle timeout in seconds.
     pub idle_timeout: Option<f64>,
     /// Keep upstreams open without viewers.
     pub always_on: Option<bool>,
+    /// Largest frame age sent to a viewer, in seconds.
+    pub max_frame_age: Option<f64>,
+    /// Write timeout in seconds.
+    pub write_timeout: Option<f64>,
+    /// Do not pace viewers on slow links.
+    pub no_pacing: Option<bool>,
+    /// Most viewers over all cameras (0 = unlimited).
+    pub max_viewers: Option<usize>,
+    /// Most viewers of one camera (0 = unlimited).
+    pub max_viewers_per_camera: Option<usize>,
+    /// Request head timeout in seconds.
+    pub header_read_timeout: Option<f64>,
     /// The relay-wide detection model.
     pub model: Option<PathBuf>,
+    /// Turn detection off.
+    pub no_detect: Option<bool>,
     /// The cameras.
     #[serde(default)]
     pub camera: Vec<FileCamera>,
@@ -270,9 +315,9 @@ impl FileConfig {
             path: path.to_owned(),
             source,
         })?;
-        toml::from_str(&text).map_err(|e| ConfigError::ParseFile {
+        toml::from_str(&text).map_err(|source| ConfigError::ParseFile {
             path: path.to_owned(),
-            reason: e.to_string(),
+            source,
         })
     }
 

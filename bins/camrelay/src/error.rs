@@ -1,8 +1,31 @@
-//! Errors the relay reports at start-up.
+//! Errors the relay reports at start-up, in two kinds: [`ConfigError`] (the input is wrong: fix
+//! the command line or the config file; exit code 2) and [`StartError`] (the input is fine but
+//! the relay could not start with it: the address is taken, the model does not load; exit code
+//! 1). Both keep the error that caused them as their [`source`](std::error::Error::source).
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
-/// Why the relay could not start.
+/// What kind of [`ConfigError`] it is, for matching without the variants' fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigErrorKind {
+    /// `--camera` was not `NAME=URL`.
+    CameraArg,
+    /// A camera name that cannot appear in a URL path.
+    CameraName,
+    /// Two cameras with the same name.
+    DuplicateCamera,
+    /// A camera URL that is not a usable `http://` URL.
+    Url,
+    /// A setting out of range.
+    Value,
+    /// The config file could not be read.
+    ReadFile,
+    /// The config file is not valid TOML for the relay.
+    ParseFile,
+}
+
+/// The command line or the config file asks for something the relay cannot do.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// `--camera` was not `NAME=URL`.
@@ -14,15 +37,24 @@ pub enum ConfigError {
     /// Two cameras with the same name.
     #[error("camera name {0:?} is used twice")]
     DuplicateCamera(String),
-    /// A camera URL that is not a usable http URL.
-    #[error("camera {camera}: URL {url:?} is not usable: {reason}")]
-    BadUrl {
+    /// A camera URL that does not parse.
+    #[error("camera {camera}: URL {url:?} is not usable: {source}")]
+    InvalidUrl {
         /// Camera name.
         camera: String,
         /// The URL given.
         url: String,
-        /// What is wrong with it.
-        reason: String,
+        /// The parser's error.
+        #[source]
+        source: http::uri::InvalidUri,
+    },
+    /// A camera URL that parses but is not `http://HOST[:PORT]/PATH`.
+    #[error("camera {camera}: URL {url:?} is not usable: only http://HOST[:PORT]/PATH URLs are supported")]
+    UnsupportedUrl {
+        /// Camera name.
+        camera: String,
+        /// The URL given.
+        url: String,
     },
     /// A bad setting.
     #[error("{what}: {reason}")]
@@ -33,43 +65,172 @@ pub enum ConfigError {
         reason: String,
     },
     /// The config file could not be read.
-    #[error("cannot read config file {path}: {source}")]
+    #[error("cannot read config file {}: {source}", path.display())]
     ReadFile {
         /// The file.
         path: PathBuf,
         /// The I/O error.
+        #[source]
         source: std::io::Error,
     },
     /// The config file is not valid TOML for the relay.
-    #[error("config file {path}: {reason}")]
+    #[error("config file {}: {source}", path.display())]
     ParseFile {
         /// The file.
         path: PathBuf,
-        /// The parser's message.
-        reason: String,
+        /// The parser's error (with line and column).
+        #[source]
+        source: toml::de::Error,
     },
+}
+
+impl ConfigError {
+    /// What kind of error it is.
+    pub fn kind(&self) -> ConfigErrorKind {
+        match self {
+            ConfigError::BadCameraArg(_) => ConfigErrorKind::CameraArg,
+            ConfigError::BadCameraName(_) => ConfigErrorKind::CameraName,
+            ConfigError::DuplicateCamera(_) => ConfigErrorKind::DuplicateCamera,
+            ConfigError::InvalidUrl { .. } | ConfigError::UnsupportedUrl { .. } => {
+                ConfigErrorKind::Url
+            }
+            ConfigError::BadValue { .. } => ConfigErrorKind::Value,
+            ConfigError::ReadFile { .. } => ConfigErrorKind::ReadFile,
+            ConfigError::ParseFile { .. } => ConfigErrorKind::ParseFile,
+        }
+    }
+}
+
+/// What kind of [`StartError`] it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartErrorKind {
+    /// The configuration is wrong (see [`ConfigErrorKind`]).
+    Config(ConfigErrorKind),
+    /// A camera source could not be created.
+    Source,
+    /// The detection model could not be loaded.
+    Model,
+    /// The listen address could not be bound.
+    Bind,
+}
+
+/// Why [`crate::server::start`] could not start the relay.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The configuration is wrong.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
     /// The camera source could not be created.
-    #[error("camera {camera}: {reason}")]
+    #[error("camera {camera}: {source}")]
     Source {
         /// Camera name.
         camera: String,
-        /// The source adapter's message.
-        reason: String,
+        /// The source adapter's error (boxed: it is large and start-up errors are rare).
+        #[source]
+        source: Box<esp32_source::SourceError>,
     },
     /// The detection model could not be loaded.
-    #[error("detection model {model}: {reason}")]
+    #[error("detection model: {source}")]
     Model {
-        /// Model path or name.
-        model: String,
-        /// The detector's message.
-        reason: String,
+        /// Model path.
+        model: PathBuf,
+        /// The detector's error.
+        #[source]
+        source: yolo_detect::DetectError,
     },
     /// The listen address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         /// The address.
-        addr: std::net::SocketAddr,
+        addr: SocketAddr,
         /// The I/O error.
+        #[source]
         source: std::io::Error,
     },
+}
+
+impl StartError {
+    /// The model file `model` does not exist (checked at start-up, before the model is loaded
+    /// when the first detection viewer arrives).
+    pub fn model_file_missing(model: &std::path::Path) -> Self {
+        StartError::Model {
+            model: model.to_owned(),
+            source: yolo_detect::DetectError::Io {
+                what: "model",
+                path: model.to_owned(),
+                source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
+            },
+        }
+    }
+
+    /// What kind of error it is.
+    pub fn kind(&self) -> StartErrorKind {
+        match self {
+            StartError::Config(error) => StartErrorKind::Config(error.kind()),
+            StartError::Source { .. } => StartErrorKind::Source,
+            StartError::Model { .. } => StartErrorKind::Model,
+            StartError::Bind { .. } => StartErrorKind::Bind,
+        }
+    }
+
+    /// The process exit code for it: 2 for a configuration error (like clap's usage errors),
+    /// 1 for anything else.
+    pub fn exit_code(&self) -> u8 {
+        match self.kind() {
+            StartErrorKind::Config(_) => 2,
+            _ => 1,
+        }
+    }
+
+    /// A hint for the user on what to do about it, if there is a useful one.
+    pub fn hint(&self) -> Option<&'static str> {
+        match self {
+            StartError::Bind { source, .. }
+                if source.kind() == std::io::ErrorKind::AddrInUse =>
+            {
+                Some("another program (another camrelay?) listens there; choose an address with --listen")
+            }
+            StartError::Bind { .. } => Some("choose another address with --listen"),
+            StartError::Model { .. } => {
+                Some("give an ONNX YOLO model with --model, or run without detection (--no-detect)")
+            }
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_and_exit_codes_separate_bad_input_from_failed_start() {
+        let config: StartError = ConfigError::DuplicateCamera("a".into()).into();
+        assert_eq!(
+            config.kind(),
+            StartErrorKind::Config(ConfigErrorKind::DuplicateCamera)
+        );
+        assert_eq!(config.exit_code(), 2);
+        let bind = StartError::Bind {
+            addr: SocketAddr::from(([127, 0, 0, 1], 1)),
+            source: std::io::Error::from(std::io::ErrorKind::AddrInUse),
+        };
+        assert_eq!(bind.kind(), StartErrorKind::Bind);
+        assert_eq!(bind.exit_code(), 1);
+        assert!(std::error::Error::source(&bind).is_some());
+        assert!(bind.hint().is_some_and(|h| h.contains("--listen")));
+    }
+
+    #[test]
+    fn a_toml_error_is_kept_as_the_source() {
+        let source = toml::from_str::<toml::Value>("a = ").expect_err("bad toml");
+        let error = ConfigError::ParseFile {
+            path: "cameras.toml".into(),
+            source,
+        };
+        assert_eq!(error.kind(), ConfigErrorKind::ParseFile);
+        let kept = std::error::Error::source(&error).expect("source kept");
+        assert!(kept.downcast_ref::<toml::de::Error>().is_some());
+        assert!(error.to_string().starts_with("config file cameras.toml: "));
+    }
 }

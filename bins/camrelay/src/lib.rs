@@ -9,7 +9,7 @@
 //! The binary is a thin shell over [`server::start`]; tests start the same server in-process:
 //!
 //! ```no_run
-//! # async fn demo() -> Result<(), camrelay::error::ConfigError> {
+//! # async fn demo() -> Result<(), camrelay::error::StartError> {
 //! let mut config = camrelay::config::RelayConfig::default();
 //! config.listen = "127.0.0.1:0".parse().unwrap();
 //! let relay = camrelay::server::start(config).await?; // no camera given: the demo camera

@@ -1,6 +1,5 @@
 //! The `camrelay` binary: parse the command line, start the relay, stop on SIGINT/SIGTERM.
 
-use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
@@ -12,20 +11,14 @@ async fn main() -> std::process::ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    let args = camrelay::cli::Args::parse();
+    let args = camrelay::cli::Args::from_command_line();
     let config = match args.into_config() {
         Ok(config) => config,
-        Err(error) => {
-            eprintln!("camrelay: {error}");
-            return std::process::ExitCode::from(2);
-        }
+        Err(error) => return report(&error.into()),
     };
     let relay = match camrelay::server::start(config).await {
         Ok(relay) => relay,
-        Err(error) => {
-            eprintln!("camrelay: {error}");
-            return std::process::ExitCode::FAILURE;
-        }
+        Err(error) => return report(&error),
     };
     tracing::info!("camrelay listening on http://{}/", relay.local_addr());
     let token = relay.shutdown_token();
@@ -36,6 +29,19 @@ async fn main() -> std::process::ExitCode {
     });
     relay.wait().await;
     std::process::ExitCode::SUCCESS
+}
+
+/// Tells the user why the relay did not start, and exits 2 for bad input, 1 otherwise.
+fn report(error: &camrelay::error::StartError) -> std::process::ExitCode {
+    use camrelay::error::StartErrorKind;
+    match error.kind() {
+        StartErrorKind::Config(_) => eprintln!("camrelay: {error}"),
+        _ => eprintln!("camrelay: cannot start: {error}"),
+    }
+    if let Some(hint) = error.hint() {
+        eprintln!("camrelay: {hint}");
+    }
+    std::process::ExitCode::from(error.exit_code())
 }
 
 async fn wait_for_signal() {

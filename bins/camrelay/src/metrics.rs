@@ -1,12 +1,13 @@
 //! `GET /metrics`: the Prometheus text format, through `prometheus-client`.
 //!
 //! The relay's counters live in atomics next to the code that updates them ([`CameraStats`],
-//! broadcast-core's per-subscriber counters); a [`Collector`] reads them at scrape time, so the
+//! broadcast-core's per-subscriber counters); at scrape time a [`Collector`] takes each camera's
+//! [`CameraSnapshot`], the same reading `GET /api/stats` serialises, and encodes it, so the
 //! per-frame path pays nothing for metrics except the latency histogram.
 //!
 //! [`CameraStats`]: crate::camera::stats::CameraStats
+//! [`CameraSnapshot`]: crate::camera::snapshot::CameraSnapshot
 
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
 
 use prometheus_client::collector::Collector;
@@ -18,6 +19,7 @@ use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
+use crate::camera::snapshot::CameraSnapshot;
 use crate::camera::stats::ViewerKind;
 use crate::camera::Camera;
 
@@ -93,115 +95,94 @@ impl std::fmt::Debug for CameraCollector {
     }
 }
 
-fn upstream_state(camera: &Camera) -> &'static str {
-    match &camera.source_status {
-        Some(status) => status.snapshot().state.name(),
-        None if camera.stats.fps() > 0.0 => "streaming",
-        None => "idle",
-    }
+fn camera_label(snapshot: &CameraSnapshot) -> Labels {
+    vec![("camera", snapshot.name.clone())]
 }
 
-impl CameraCollector {
-    fn counter(
-        &self,
-        encoder: &mut DescriptorEncoder,
-        name: &str,
-        help: &str,
-        value: impl Fn(&Camera) -> u64,
-    ) -> Result<(), std::fmt::Error> {
-        let mut metric = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
-        for camera in &self.cameras {
-            let labels: Labels = vec![("camera", camera.name().to_owned())];
-            ConstCounter::new(value(camera)).encode(metric.encode_family(&labels)?)?;
-        }
-        Ok(())
+fn counter(
+    encoder: &mut DescriptorEncoder,
+    snapshots: &[CameraSnapshot],
+    (name, help): (&str, &str),
+    value: impl Fn(&CameraSnapshot) -> u64,
+) -> Result<(), std::fmt::Error> {
+    let mut metric = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
+    for snapshot in snapshots {
+        ConstCounter::new(value(snapshot))
+            .encode(metric.encode_family(&camera_label(snapshot))?)?;
     }
-
-    fn gauge(
-        &self,
-        encoder: &mut DescriptorEncoder,
-        name: &str,
-        help: &str,
-        value: impl Fn(&Camera) -> f64,
-    ) -> Result<(), std::fmt::Error> {
-        let mut metric = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
-        for camera in &self.cameras {
-            let labels: Labels = vec![("camera", camera.name().to_owned())];
-            ConstGauge::new(value(camera)).encode(metric.encode_family(&labels)?)?;
-        }
-        Ok(())
-    }
+    Ok(())
 }
+
+/// Counters: metric name, help, and the snapshot field it reads.
+type CounterField = (&'static str, &'static str, fn(&CameraSnapshot) -> u64);
+
+const COUNTERS: [CounterField; 9] = [
+    ("frames", "Frames received from the camera", |s| s.frames),
+    ("bytes", "JPEG bytes received from the camera", |s| s.bytes),
+    (
+        "dropped_queue_frames",
+        "Frames dropped because a viewer's queue was full",
+        |s| s.dropped_queue_total,
+    ),
+    (
+        "dropped_age_frames",
+        "Frames skipped because they were older than --max-frame-age",
+        |s| s.dropped_age_total,
+    ),
+    (
+        "dropped_paced_frames",
+        "Frames skipped for viewers on slow links: replaced by a newer one before the link drained",
+        |s| s.dropped_paced_total,
+    ),
+    (
+        "evicted_viewers",
+        "Viewers disconnected by the write timeout",
+        |s| s.evicted_total,
+    ),
+    ("reconnects", "Upstream reconnections", |s| {
+        s.upstream.reconnects
+    }),
+    ("detector_runs", "Detector runs", |s| s.detector.runs),
+    (
+        "detector_skipped_frames",
+        "Raw frames the detector skipped to stay on the newest",
+        |s| s.detector.skipped,
+    ),
+];
 
 impl Collector for CameraCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        let rel = Ordering::Relaxed;
-        self.counter(
-            &mut encoder,
-            "frames",
-            "Frames received from the camera",
-            |c| c.stats.frames.load(rel),
+        let snapshots: Vec<CameraSnapshot> = self.cameras.iter().map(|c| c.snapshot()).collect();
+        let [frames, bytes, rest @ ..] = &COUNTERS;
+        for &(name, help, value) in [frames, bytes] {
+            counter(&mut encoder, &snapshots, (name, help), value)?;
+        }
+        // Kept in the order the exposition always had: fps after bytes.
+        let mut fps = encoder.encode_descriptor(
+            "fps",
+            "Camera frames per second",
+            None,
+            MetricType::Gauge,
         )?;
-        self.counter(
-            &mut encoder,
-            "bytes",
-            "JPEG bytes received from the camera",
-            |c| c.stats.bytes.load(rel),
-        )?;
-        self.gauge(&mut encoder, "fps", "Camera frames per second", |c| {
-            c.stats.fps()
-        })?;
-        self.counter(
-            &mut encoder,
-            "dropped_queue_frames",
-            "Frames dropped because a viewer's queue was full",
-            queue_drops,
-        )?;
-        self.counter(
-            &mut encoder,
-            "dropped_age_frames",
-            "Frames skipped because they were older than --max-frame-age",
-            |c| c.stats.dropped_age.load(rel),
-        )?;
-        self.counter(
-            &mut encoder,
-            "dropped_paced_frames",
-            "Frames skipped for viewers on slow links: replaced by a newer one before the link drained",
-            |c| c.stats.dropped_paced.load(rel),
-        )?;
-        self.counter(
-            &mut encoder,
-            "evicted_viewers",
-            "Viewers disconnected by the write timeout",
-            |c| c.stats.evicted.load(rel),
-        )?;
-        self.counter(&mut encoder, "reconnects", "Upstream reconnections", |c| {
-            c.source_status
-                .as_ref()
-                .map_or(0, |s| s.snapshot().reconnects)
-        })?;
-        self.counter(&mut encoder, "detector_runs", "Detector runs", |c| {
-            c.detector.runs.load(rel)
-        })?;
-        self.counter(
-            &mut encoder,
-            "detector_skipped_frames",
-            "Raw frames the detector skipped to stay on the newest",
-            |c| c.detector.skipped.load(rel),
-        )?;
+        for snapshot in &snapshots {
+            ConstGauge::new(snapshot.fps).encode(fps.encode_family(&camera_label(snapshot))?)?;
+        }
+        for &(name, help, value) in rest {
+            counter(&mut encoder, &snapshots, (name, help), value)?;
+        }
         let mut viewers = encoder.encode_descriptor(
             "viewers",
             "Connected viewers by kind",
             None,
             MetricType::Gauge,
         )?;
-        for camera in &self.cameras {
+        for snapshot in &snapshots {
             for kind in ViewerKind::ALL {
                 let labels: Labels = vec![
-                    ("camera", camera.name().to_owned()),
+                    ("camera", snapshot.name.clone()),
                     ("kind", kind.as_str().to_owned()),
                 ];
-                ConstGauge::new(camera.stats.viewers(kind) as i64)
+                ConstGauge::new(snapshot.viewers.of(kind) as i64)
                     .encode(viewers.encode_family(&labels)?)?;
             }
         }
@@ -211,10 +192,10 @@ impl Collector for CameraCollector {
             None,
             MetricType::Gauge,
         )?;
-        for camera in &self.cameras {
+        for snapshot in &snapshots {
             let labels: Labels = vec![
-                ("camera", camera.name().to_owned()),
-                ("state", upstream_state(camera).to_owned()),
+                ("camera", snapshot.name.clone()),
+                ("state", snapshot.upstream.state.to_owned()),
             ];
             ConstGauge::new(1i64).encode(state.encode_family(&labels)?)?;
         }
@@ -222,14 +203,38 @@ impl Collector for CameraCollector {
     }
 }
 
-/// Queue-full drops of viewers gone and of viewers connected now.
-pub fn queue_drops(camera: &Camera) -> u64 {
-    let live: u64 = camera
-        .raw
-        .subscriber_stats()
-        .iter()
-        .chain(camera.detect.subscriber_stats().iter())
-        .map(|s| s.dropped)
-        .sum();
-    camera.stats.dropped_queue_gone.load(Ordering::Relaxed) + live
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::Ordering;
+
+    use super::*;
+    use crate::config::RelayConfig;
+
+    #[test]
+    fn metrics_encode_the_same_snapshot_as_the_stats_json() {
+        let relay = RelayConfig::default();
+        let (camera, _tasks) = Camera::new(RelayConfig::demo_camera(), &relay).expect("demo");
+        camera.stats.frames.store(42, Ordering::Relaxed);
+        camera.stats.dropped_queue_gone.store(3, Ordering::Relaxed);
+        camera
+            .stats
+            .fps_bits
+            .store(12.34f64.to_bits(), Ordering::Relaxed);
+        let metrics = Metrics::default();
+        metrics.register(vec![camera.clone()]);
+        let text = metrics.encode();
+        let json = serde_json::to_value(camera.snapshot()).expect("json");
+        assert_eq!(json["frames"], 42);
+        assert_eq!(json["dropped_queue_total"], 3);
+        assert_eq!(json["fps"], 12.3);
+        for line in [
+            "camrelay_frames_total{camera=\"demo\"} 42",
+            "camrelay_dropped_queue_frames_total{camera=\"demo\"} 3",
+            "camrelay_fps{camera=\"demo\"} 12.34",
+            "camrelay_upstream_state{camera=\"demo\",state=\"streaming\"} 1",
+            "camrelay_viewers{camera=\"demo\",kind=\"http_raw\"} 0",
+        ] {
+            assert!(text.lines().any(|l| l == line), "no {line:?} in\n{text}");
+        }
+    }
 }

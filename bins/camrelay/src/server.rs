@@ -20,7 +20,7 @@ use crate::camera::supervisor::{self, SupervisorConfig};
 use crate::camera::viewer::Admission;
 use crate::camera::Camera;
 use crate::config::{RelayConfig, SourceSpec};
-use crate::error::ConfigError;
+use crate::error::{ConfigError, StartError};
 use crate::metrics::Metrics;
 
 /// Unsent bytes a viewer socket may hold before it stops being writable (Linux
@@ -122,7 +122,7 @@ impl RelayHandle {
 }
 
 /// Builds the cameras, starts their tasks and the listener.
-pub async fn start(mut config: RelayConfig) -> Result<RelayHandle, ConfigError> {
+pub async fn start(mut config: RelayConfig) -> Result<RelayHandle, StartError> {
     if config.cameras.is_empty() {
         config.cameras.push(RelayConfig::demo_camera());
     }
@@ -130,24 +130,21 @@ pub async fn start(mut config: RelayConfig) -> Result<RelayHandle, ConfigError> 
     for camera in &config.cameras {
         camera.validate()?;
         if !names.insert(camera.name.clone()) {
-            return Err(ConfigError::DuplicateCamera(camera.name.clone()));
+            return Err(ConfigError::DuplicateCamera(camera.name.clone()).into());
         }
     }
     if let Some(model) = &config.model {
         if !model.is_file() {
-            return Err(ConfigError::Model {
-                model: model.display().to_string(),
-                reason: "no such file".into(),
-            });
+            return Err(StartError::model_file_missing(model));
         }
     }
     let listener = TcpListener::bind(config.listen)
         .await
-        .map_err(|source| ConfigError::Bind {
+        .map_err(|source| StartError::Bind {
             addr: config.listen,
             source,
         })?;
-    let addr = listener.local_addr().map_err(|source| ConfigError::Bind {
+    let addr = listener.local_addr().map_err(|source| StartError::Bind {
         addr: config.listen,
         source,
     })?;
@@ -171,7 +168,7 @@ pub async fn start(mut config: RelayConfig) -> Result<RelayHandle, ConfigError> 
             camera_tasks.raw,
             camera_tasks.upstream,
             supervisor_config,
-            metrics.clone(),
+            metrics.latency_histogram(camera.name()),
             shutdown.clone(),
         )));
         if config.detect && camera.config.detect {

@@ -7,6 +7,7 @@
 
 pub mod demo;
 pub mod detect;
+pub mod snapshot;
 pub mod stats;
 pub mod supervisor;
 pub mod viewer;
@@ -18,7 +19,7 @@ use arc_swap::ArcSwapOption;
 use broadcast_core::{Handle, Publisher};
 
 use crate::config::{CameraConfig, RelayConfig, SourceSpec};
-use crate::error::ConfigError;
+use crate::error::StartError;
 use crate::frame::{Frame, SharedFrame};
 use stats::{CameraStats, DetectorStats};
 
@@ -45,6 +46,8 @@ pub struct Camera {
     pub detect: Handle<SharedFrame>,
     /// The newest published frame, for snapshots and keepalive re-sends.
     pub latest: ArcSwapOption<Frame>,
+    /// Whether detection runs for this camera (relay-wide and for the camera).
+    pub detect_enabled: bool,
     /// Upstream state, for stats and the offline placeholder (`None` for the demo camera).
     pub source_status: Option<esp32_source::StatusHandle>,
     /// Frame and viewer counters.
@@ -70,7 +73,7 @@ impl Camera {
     pub fn new(
         config: CameraConfig,
         relay: &RelayConfig,
-    ) -> Result<(Arc<Camera>, CameraTasks), ConfigError> {
+    ) -> Result<(Arc<Camera>, CameraTasks), StartError> {
         let queue = broadcast_core::Config {
             capacity: relay.queue.max(1),
             policy: relay.policy,
@@ -92,12 +95,14 @@ impl Camera {
             Upstream::Camera(source) => Some(source.status()),
             Upstream::Demo(_) => None,
         };
+        let detect_enabled = relay.detect && config.detect;
         let camera = Arc::new(Camera {
             id: NEXT_BROADCASTER_ID.fetch_add(1, Ordering::Relaxed),
             config,
             raw: raw.handle(),
             detect: detect.handle(),
             latest: ArcSwapOption::empty(),
+            detect_enabled,
             source_status,
             stats: CameraStats::default(),
             detector: DetectorStats::default(),
@@ -122,9 +127,9 @@ impl Camera {
 fn source(
     name: &str,
     config: esp32_source::SourceConfig,
-) -> Result<esp32_source::Source, ConfigError> {
-    esp32_source::Source::new(config).map_err(|e| ConfigError::Source {
+) -> Result<esp32_source::Source, StartError> {
+    esp32_source::Source::new(config).map_err(|source| StartError::Source {
         camera: name.to_owned(),
-        reason: e.to_string(),
+        source: Box::new(source),
     })
 }

@@ -15,7 +15,9 @@ use tracing::Instrument;
 
 use super::{Camera, Upstream};
 use crate::frame::{Frame, FrameState};
-use crate::metrics::Metrics;
+
+/// The camera-to-relay latency histogram of one camera: observed once per live frame.
+pub type LatencyHistogram = prometheus_client::metrics::histogram::Histogram;
 
 /// How often the supervisor looks at idleness, keepalive and the fps meter.
 const TICK: Duration = Duration::from_millis(250);
@@ -39,12 +41,12 @@ pub async fn run(
     publisher: broadcast_core::Publisher<crate::frame::SharedFrame>,
     upstream: Upstream,
     config: SupervisorConfig,
-    metrics: Arc<Metrics>,
+    latency: LatencyHistogram,
     shutdown: CancellationToken,
 ) {
     let span = tracing::info_span!("broadcaster", camera = %camera.name(), id = camera.id);
     let mut supervisor = Supervisor {
-        latency: metrics.latency_histogram(camera.name()),
+        latency,
         camera,
         publisher,
         config,
@@ -140,7 +142,7 @@ struct Supervisor {
     publisher: broadcast_core::Publisher<crate::frame::SharedFrame>,
     config: SupervisorConfig,
     /// This camera's latency histogram (the metrics family looked up once, not per frame).
-    latency: prometheus_client::metrics::histogram::Histogram,
+    latency: LatencyHistogram,
     /// When a frame (live, keepalive or placeholder) last went out: drives keepalive.
     last_publish: Instant,
 }
