@@ -167,7 +167,7 @@ fn camera_stats(state: &RelayState, camera: &Camera) -> CameraStatsView {
                 | esp32_source::SourceState::BackingOff { attempt, .. } => attempt,
                 _ => 0,
             },
-            last_error: s.last_error.clone(),
+            last_error: s.last_error.as_ref().map(|e| e.message.clone()),
             connects: s.connects,
             reconnects: s.reconnects,
             corrupt_frames: s.corrupt_frames,
