@@ -14,7 +14,8 @@
 //! ```
 //!
 //! Like the board it serves one `/stream` client at a time (`--max-clients 0`: unlimited); a
-//! second one gets HTTP 503. Break it on purpose with `--close-after N`, `--truncate-every N`,
+//! second one is accepted and gets no answer until the first leaves (`--busy-503`: a prompt
+//! HTTP 503 instead). Break it on purpose with `--close-after N`, `--truncate-every N`,
 //! `--garbage-every N` or `--stall-after N --stall-for S`. `--show-frame-id` draws
 //! "Frame: N" into every image. Logs: `RUST_LOG=mock_camera=debug`.
 
@@ -22,7 +23,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use clap::Parser;
-use mock_camera::{framesize_dimensions, MockCamera, MockConfig, FRAME_SIZES};
+use mock_camera::{framesize_dimensions, MockCamera, MockConfig, WhenBusy, FRAME_SIZES};
 
 /// Mock ESP32-CAM (arduino-esp32 CameraWebServer) for testing MJPEG relays.
 #[derive(Debug, Parser)]
@@ -52,6 +53,10 @@ struct Args {
     /// Most /stream clients at once; 0 = unlimited.
     #[arg(long, default_value_t = 1)]
     max_clients: usize,
+    /// Answer a /stream request beyond --max-clients with HTTP 503 at once, instead of leaving
+    /// it without an answer as the board does.
+    #[arg(long)]
+    busy_503: bool,
     /// Draw "Frame: N" into every image.
     #[arg(long)]
     show_frame_id: bool,
@@ -103,6 +108,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         height,
         quality: args.quality,
         max_clients: args.max_clients,
+        when_busy: if args.busy_503 {
+            WhenBusy::Refuse503
+        } else {
+            WhenBusy::Silent
+        },
         show_frame_id: args.show_frame_id,
         close_after: args.close_after,
         truncate_every: args.truncate_every,

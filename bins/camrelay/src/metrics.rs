@@ -116,7 +116,7 @@ fn counter(
 /// Counters: metric name, help, and the snapshot field it reads.
 type CounterField = (&'static str, &'static str, fn(&CameraSnapshot) -> u64);
 
-const COUNTERS: [CounterField; 9] = [
+const COUNTERS: [CounterField; 10] = [
     ("frames", "Frames received from the camera", |s| s.frames),
     ("bytes", "JPEG bytes received from the camera", |s| s.bytes),
     (
@@ -142,11 +142,30 @@ const COUNTERS: [CounterField; 9] = [
     ("reconnects", "Upstream reconnections", |s| {
         s.upstream.reconnects
     }),
+    ("upstream_outages", "Camera outages that ended with a frame", |s| {
+        s.upstream.outages
+    }),
     ("detector_runs", "Detector runs", |s| s.detector.runs),
     (
         "detector_skipped_frames",
         "Raw frames the detector skipped to stay on the newest",
         |s| s.detector.skipped,
+    ),
+];
+
+/// Gauges of the last outage, in seconds; absent until the camera had one.
+type OutageGauge = (&'static str, &'static str, fn(&CameraSnapshot) -> Option<u64>);
+
+const OUTAGE_GAUGES: [OutageGauge; 2] = [
+    (
+        "upstream_last_outage_seconds",
+        "How long the last finished outage lasted, from frames stopping to the next frame",
+        |s| s.upstream.last_outage_ms,
+    ),
+    (
+        "upstream_last_recovery_seconds",
+        "After the last outage: from the camera accepting a connection to its first frame",
+        |s| s.upstream.last_recovery_ms,
     ),
 ];
 
@@ -198,6 +217,16 @@ impl Collector for CameraCollector {
                 ("state", snapshot.upstream.state.to_owned()),
             ];
             ConstGauge::new(1i64).encode(state.encode_family(&labels)?)?;
+        }
+        drop(state);
+        for (name, help, value) in OUTAGE_GAUGES {
+            let mut metric = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
+            for snapshot in &snapshots {
+                if let Some(ms) = value(snapshot) {
+                    ConstGauge::new(ms as f64 / 1000.0)
+                        .encode(metric.encode_family(&camera_label(snapshot))?)?;
+                }
+            }
         }
         Ok(())
     }

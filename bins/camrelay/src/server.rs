@@ -206,9 +206,6 @@ pub async fn start(mut config: RelayConfig) -> Result<RelayHandle, StartError> {
             camera.name()
         );
     }
-    for camera in &state.cameras {
-        tokio::spawn(probe(camera.clone()));
-    }
     tasks.push(tokio::spawn(accept_loop(
         listener,
         state.clone(),
@@ -291,39 +288,6 @@ async fn accept_loop(listener: TcpListener, state: Arc<RelayState>, shutdown: Ca
     }
 }
 
-/// Tells the user at start-up when a camera cannot be reached, instead of only when the first
-/// viewer arrives. A bare TCP connect, closed at once: it does not take the camera's one stream.
-async fn probe(camera: Arc<Camera>) {
-    let Some((host, port)) = probe_address(&camera.config.source) else {
-        return;
-    };
-    let connect = TcpStream::connect((host.as_str(), port));
-    let error = match tokio::time::timeout(Duration::from_secs(3), connect).await {
-        Ok(Ok(_)) => return,
-        Ok(Err(error)) => error.to_string(),
-        Err(_) => "no answer within 3 s".to_owned(),
-    };
-    tracing::warn!(
-        camera = %camera.name(),
-        url = camera.config.source.url(),
-        %error,
-        "camera unreachable now; camrelay keeps retrying while viewers watch"
-    );
-}
-
-/// Host and port a start-up probe connects to: those of an `http://` camera URL; none for the
-/// built-in demo camera or an unusable URL.
-fn probe_address(source: &SourceSpec) -> Option<(String, u16)> {
-    if matches!(source, SourceSpec::Demo) {
-        return None;
-    }
-    let uri = source.url().parse::<http::Uri>().ok()?;
-    if uri.scheme_str() != Some("http") {
-        return None;
-    }
-    Some((uri.host()?.to_owned(), uri.port_u16().unwrap_or(80)))
-}
-
 fn tune_socket(stream: &TcpStream) {
     let _ = stream.set_nodelay(true);
     #[cfg(target_os = "linux")]
@@ -352,23 +316,5 @@ fn connection_error(conn: &ConnInfo, peer: SocketAddr, error: &hyper::Error) {
             tracing::debug!(%peer, "request head not received in time; connection closed")
         }
         _ => tracing::debug!(%peer, %error, "connection ended with an error"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_http_cameras_are_probed_at_start_up() {
-        assert_eq!(probe_address(&SourceSpec::Demo), None);
-        let stream = SourceSpec::Stream {
-            url: "http://192.168.1.40:81/stream".into(),
-        };
-        assert_eq!(probe_address(&stream), Some(("192.168.1.40".into(), 81)));
-        let default_port = SourceSpec::Stream {
-            url: "http://cam.local/stream".into(),
-        };
-        assert_eq!(probe_address(&default_port), Some(("cam.local".into(), 80)));
     }
 }

@@ -55,7 +55,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     now.corrupt_frames,
                     now.connects,
                     latency.unwrap_or_default(),
-                    now.last_error.as_deref().unwrap_or(""),
+                    now.last_error.as_ref().map_or("", |e| e.message.as_str()),
                 );
                 (count, bytes) = (0, 0);
             }

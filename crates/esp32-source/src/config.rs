@@ -19,13 +19,28 @@ pub enum SourceKind {
     },
 }
 
-/// Exponential backoff with jitter and a cap, between reconnection attempts.
+/// When to retry after a failure: a short steady interval while someone waits for frames,
+/// exponential backoff with jitter and a cap where retrying fast is pointless.
 ///
-/// The delay before retry number `r` (0-based: `r = 0` is the first retry after a failure) is
-/// `initial * factor^r`, capped at `max`, then spread by `±jitter` (a fraction) so that many
-/// relays restarting together do not dial a camera in lockstep. The result never exceeds `max`.
+/// A source only connects while its frame stream is polled, i.e. while someone (viewers, a
+/// recording) waits for the camera. After a failure that a rebooting, busy or briefly
+/// unreachable camera produces (refused or timed-out connection, stall, lost stream, HTTP 5xx;
+/// see [`SourceError::is_persistent`](crate::SourceError::is_persistent)), the source retries
+/// every [`waiting_interval`](Backoff::waiting_interval) (default 350 ms ±25 %), so a camera
+/// that browns out streams again within about that long of accepting connections.
+///
+/// After an answer that would repeat (HTTP 404 or another 4xx, authentication refused, not an
+/// MJPEG stream, a redirect), or with `waiting_interval: None`, it backs off exponentially:
+/// the delay before retry number `r` (0-based: `r = 0` is the first retry after a failure) is
+/// `initial * factor^r`, capped at `max`. Both delays are spread by `±jitter` (a fraction), so
+/// that many relays restarting together do not dial a camera in lockstep. The exponential
+/// delay never exceeds `max`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Backoff {
+    /// Delay between attempts after a failure that is not persistent (default 350 ms, spread
+    /// by `jitter`: 262..=438 ms, under 4 attempts a second). Values below 100 ms count as
+    /// 100 ms. `None`: always back off exponentially.
+    pub waiting_interval: Option<Duration>,
     /// Delay before the first retry (default 500 ms).
     pub initial: Duration,
     /// Upper bound of any delay (default 30 s).
@@ -36,9 +51,16 @@ pub struct Backoff {
     pub jitter: f64,
 }
 
+/// Default of [`Backoff::waiting_interval`].
+const DEFAULT_WAITING_INTERVAL: Duration = Duration::from_millis(350);
+
+/// Floor of [`Backoff::waiting_interval`]: never more than 10 attempts a second.
+const MIN_WAITING_INTERVAL: Duration = Duration::from_millis(100);
+
 impl Default for Backoff {
     fn default() -> Self {
         Backoff {
+            waiting_interval: Some(DEFAULT_WAITING_INTERVAL),
             initial: Duration::from_millis(500),
             max: Duration::from_secs(30),
             factor: 2.0,
@@ -67,18 +89,46 @@ impl Backoff {
         // Capping the exponent keeps powi finite; `max` caps the result anyway.
         let exponent = i32::try_from(attempt.min(1000)).unwrap_or(1000);
         let base = (self.initial.as_secs_f64() * factor.powi(exponent)).min(max);
+        let secs = (base * self.spread()).clamp(0.0, max);
+        Duration::try_from_secs_f64(secs).unwrap_or(self.max)
+    }
+
+    /// The delay before retry number `retry` (0-based) after a failure: the jittered
+    /// [`waiting_interval`](Backoff::waiting_interval) unless the failure is `persistent` (or
+    /// the interval is `None`), else [`delay`](Backoff::delay)`(retry)`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let backoff = esp32_source::Backoff { jitter: 0.0, ..Default::default() };
+    /// // Refused, timed out, stalled: steady.
+    /// assert_eq!(backoff.retry_delay(9, false), Duration::from_millis(350));
+    /// // 404, not MJPEG, authentication refused: exponential.
+    /// assert_eq!(backoff.retry_delay(3, true), Duration::from_secs(4));
+    /// ```
+    pub fn retry_delay(&self, retry: u32, persistent: bool) -> Duration {
+        match self.waiting_interval {
+            Some(interval) if !persistent => {
+                let secs = interval.max(MIN_WAITING_INTERVAL).as_secs_f64() * self.spread();
+                Duration::try_from_secs_f64(secs)
+                    .unwrap_or(interval)
+                    .max(MIN_WAITING_INTERVAL)
+            }
+            _ => self.delay(retry),
+        }
+    }
+
+    /// A random factor in `1 ± jitter` (1 without jitter or with a nonsense one).
+    fn spread(&self) -> f64 {
         let jitter = if self.jitter.is_finite() {
             self.jitter.clamp(0.0, 1.0)
         } else {
             0.0
         };
-        let spread = if jitter > 0.0 {
+        if jitter > 0.0 {
             1.0 + jitter * (2.0 * fastrand::f64() - 1.0)
         } else {
             1.0
-        };
-        let secs = (base * spread).clamp(0.0, max);
-        Duration::try_from_secs_f64(secs).unwrap_or(self.max)
+        }
     }
 }
 
@@ -160,18 +210,48 @@ mod tests {
     #[test]
     fn nonsense_fields_do_not_panic() {
         let backoff = Backoff {
+            waiting_interval: Some(Duration::MAX),
             initial: Duration::MAX,
             max: Duration::MAX,
             factor: f64::NAN,
             jitter: f64::INFINITY,
         };
         let _ = backoff.delay(7);
+        let _ = backoff.retry_delay(7, false);
         let backoff = Backoff {
+            waiting_interval: Some(Duration::ZERO),
             initial: Duration::from_secs(10),
             max: Duration::from_secs(1),
             factor: -3.0,
             jitter: 5.0,
         };
         assert!(backoff.delay(3) <= Duration::from_secs(1));
+        // A zero interval would spin: the floor keeps it at 10 attempts a second at most.
+        assert!(backoff.retry_delay(3, false) >= MIN_WAITING_INTERVAL);
+    }
+
+    #[test]
+    fn waiting_retries_are_steady_persistent_failures_back_off() {
+        let backoff = Backoff::default();
+        for retry in [0, 1, 5, 50, u32::MAX] {
+            for _ in 0..200 {
+                let d = backoff.retry_delay(retry, false).as_millis();
+                // 350 ms ± 25 %: a few attempts a second, never more than 4.
+                assert!((262..=438).contains(&d), "{retry}: {d}");
+            }
+        }
+        let exponential = Backoff {
+            jitter: 0.0,
+            ..Backoff::default()
+        };
+        let delays: Vec<_> = (0..8)
+            .map(|r| exponential.retry_delay(r, true).as_millis())
+            .collect();
+        assert_eq!(delays, [500, 1000, 2000, 4000, 8000, 16000, 30000, 30000]);
+        let never_fast = Backoff {
+            waiting_interval: None,
+            ..exponential
+        };
+        assert_eq!(never_fast.retry_delay(4, false), Duration::from_secs(8));
     }
 }

@@ -140,6 +140,16 @@ pub enum SourceError {
         /// What was wrong.
         reason: String,
     },
+    /// A part or snapshot was skipped because it is not a complete JPEG (truncated, garbage).
+    /// The connection stays up; the source counts it in
+    /// [`SourceStatus::corrupt_frames`](crate::SourceStatus::corrupt_frames).
+    #[error("{ctx}: skipped {what}")]
+    Corrupt {
+        /// Which camera and attempt.
+        ctx: ErrorContext,
+        /// Which part, and why it was skipped.
+        what: String,
+    },
 }
 
 /// The category of a [`SourceError`], for callers that match on it.
@@ -172,6 +182,30 @@ pub enum ErrorKind {
     TooLarge,
     /// See [`SourceError::InvalidResponse`].
     InvalidResponse,
+    /// See [`SourceError::Corrupt`].
+    Corrupt,
+}
+
+impl ErrorKind {
+    /// A stable snake_case name for logs and JSON: `connect`, `timeout`, `status`, ...
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorKind::InvalidUrl => "invalid_url",
+            ErrorKind::InvalidInput => "invalid_input",
+            ErrorKind::Connect => "connect",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Http => "http",
+            ErrorKind::Status => "status",
+            ErrorKind::Redirect => "redirect",
+            ErrorKind::ContentType => "content_type",
+            ErrorKind::Codec => "codec",
+            ErrorKind::Stall => "stall",
+            ErrorKind::Closed => "closed",
+            ErrorKind::TooLarge => "too_large",
+            ErrorKind::InvalidResponse => "invalid_response",
+            ErrorKind::Corrupt => "corrupt",
+        }
+    }
 }
 
 impl SourceError {
@@ -191,6 +225,35 @@ impl SourceError {
             SourceError::Closed { .. } => ErrorKind::Closed,
             SourceError::TooLarge { .. } => ErrorKind::TooLarge,
             SourceError::InvalidResponse { .. } => ErrorKind::InvalidResponse,
+            SourceError::Corrupt { .. } => ErrorKind::Corrupt,
+        }
+    }
+
+    /// Whether retrying soon would most likely get the same answer, so the source backs off
+    /// exponentially instead of retrying at [`Backoff::waiting_interval`](crate::Backoff):
+    /// an HTTP 4xx status (404, 401/403 authentication refused, ...), a redirect, a response
+    /// that is not an MJPEG stream or a JPEG (content type), a body over the limit, a response
+    /// head that is not HTTP, or a bad URL or argument.
+    ///
+    /// Everything that a camera that is rebooting, busy or on a bad link produces is not
+    /// persistent: refused or timed-out connections, HTTP 5xx (503 "busy"), stalls, closed or
+    /// broken streams, corrupt parts.
+    pub fn is_persistent(&self) -> bool {
+        match self {
+            SourceError::Status { status, .. } => (400..500).contains(status),
+            SourceError::Http { source, .. } => source.is_parse(),
+            SourceError::InvalidUrl { .. }
+            | SourceError::InvalidInput(_)
+            | SourceError::Redirect { .. }
+            | SourceError::ContentType { .. }
+            | SourceError::TooLarge { .. }
+            | SourceError::InvalidResponse { .. } => true,
+            SourceError::Connect { .. }
+            | SourceError::Timeout { .. }
+            | SourceError::Codec { .. }
+            | SourceError::Stall { .. }
+            | SourceError::Closed { .. }
+            | SourceError::Corrupt { .. } => false,
         }
     }
 
@@ -208,7 +271,8 @@ impl SourceError {
             | SourceError::Stall { ctx, .. }
             | SourceError::Closed { ctx, .. }
             | SourceError::TooLarge { ctx, .. }
-            | SourceError::InvalidResponse { ctx, .. } => Some(ctx),
+            | SourceError::InvalidResponse { ctx, .. }
+            | SourceError::Corrupt { ctx, .. } => Some(ctx),
         }
     }
 }
@@ -235,5 +299,38 @@ mod tests {
         assert!(text.contains("http://10.0.0.5/login"), "{text}");
         assert_eq!(err.kind(), ErrorKind::Redirect);
         assert_eq!(err.context().map(|c| c.attempt), Some(3));
+    }
+
+    #[test]
+    fn only_answers_that_would_repeat_are_persistent() {
+        let ctx = || ErrorContext {
+            camera: "porch".into(),
+            url: "http://10.0.0.5:81/stream".into(),
+            attempt: 1,
+        };
+        let status = |status| SourceError::Status { ctx: ctx(), status };
+        assert!(status(404).is_persistent());
+        assert!(status(401).is_persistent());
+        assert!(status(403).is_persistent());
+        assert!(!status(503).is_persistent());
+        assert!(!status(500).is_persistent());
+        let content_type = SourceError::ContentType {
+            ctx: ctx(),
+            content_type: "text/html".into(),
+            expected: "multipart/x-mixed-replace",
+        };
+        assert!(content_type.is_persistent());
+        let refused = SourceError::Connect {
+            ctx: ctx(),
+            source: std::io::ErrorKind::ConnectionRefused.into(),
+        };
+        assert!(!refused.is_persistent());
+        let stall = SourceError::Stall {
+            ctx: ctx(),
+            after: Duration::from_secs(5),
+        };
+        assert!(!stall.is_persistent());
+        assert_eq!(stall.kind().name(), "stall");
+        assert_eq!(ErrorKind::ContentType.name(), "content_type");
     }
 }

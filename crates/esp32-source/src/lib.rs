@@ -12,9 +12,11 @@
 //! - skips and counts truncated or garbage parts, rejects HTML pages, error statuses and
 //!   redirects (never followed: the error names the `Location`), caps header and part sizes;
 //! - reconnects forever on connect failure (also the very first), connection loss or a stall
-//!   (no complete frame for [`SourceConfig::stall_timeout`]), with exponential [`Backoff`] and
-//!   jitter;
-//! - publishes its [`SourceState`] and counters through a [`StatusHandle`].
+//!   (no complete frame for [`SourceConfig::stall_timeout`]): every 350 ms or so while the
+//!   camera is down, busy or silent, with exponential backoff where retrying fast is pointless
+//!   (HTTP 4xx, not MJPEG); see [`Backoff`];
+//! - publishes its [`SourceState`], the typed [`LastError`], outage timings and counters
+//!   through a [`StatusHandle`].
 //!
 //! [`Esp32Control`] reads and changes the ESP32-CAM firmware's sensor settings.
 //!
@@ -73,4 +75,4 @@ pub use control::Esp32Control;
 pub use error::{ErrorContext, ErrorKind, SourceError};
 pub use frame::CameraFrame;
 pub use source::{FrameStream, Source};
-pub use status::{SourceState, SourceStatus, StatusHandle};
+pub use status::{LastError, SourceState, SourceStatus, StatusHandle};

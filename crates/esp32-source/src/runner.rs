@@ -7,6 +7,7 @@ use tokio::time::{Instant, Interval, MissedTickBehavior};
 
 use crate::http::Connection;
 use crate::snapshot::capture;
+use crate::status::LastError;
 use crate::stream_session::{Read, StreamSession};
 use crate::target::Target;
 use crate::{
@@ -24,6 +25,14 @@ pub(crate) struct Runner {
     status: StatusHandle,
     /// Failures since the last delivered frame: drives the backoff and the attempt number.
     failures: u32,
+    /// Whether the last failure was an answer that would repeat (exponential backoff).
+    persistent: bool,
+    /// When this runner last delivered a frame.
+    last_frame: Option<std::time::Instant>,
+    /// During an outage: when frames stopped.
+    down_since: Option<std::time::Instant>,
+    /// During an outage: when the camera first accepted a connection again.
+    answered_at: Option<std::time::Instant>,
     /// Whether a connection was ever attempted; every later attempt counts as a reconnect.
     dialled: bool,
     /// Stream sources: the open MJPEG response, if any.
@@ -45,6 +54,10 @@ impl Runner {
             target,
             status,
             failures: 0,
+            persistent: false,
+            last_frame: None,
+            down_since: None,
+            answered_at: None,
             dialled: false,
             session: None,
             snapshot_connection: None,
@@ -64,11 +77,12 @@ impl Runner {
                     self.deliver(&frame);
                     return frame;
                 }
-                Ok(Read::Corrupt(reason)) => {
-                    tracing::warn!(%reason, "skipped corrupt frame");
+                Ok(Read::Corrupt(error)) => {
+                    tracing::warn!(%error, "skipped corrupt frame");
+                    let last = LastError::new(&error);
                     self.status.update(|s| {
                         s.corrupt_frames += 1;
-                        s.last_error = Some(reason);
+                        s.last_error = Some(last);
                     });
                 }
                 Err(error) => self.fail(error),
@@ -81,7 +95,20 @@ impl Runner {
             Some(session) => session,
             None => {
                 let ctx = self.begin_attempt().await;
-                let session = StreamSession::open(&self.target, &self.config, ctx).await?;
+                let limit = self.config.connect_timeout;
+                let deadline = Instant::now() + limit;
+                let connection = Connection::open(
+                    &self.target,
+                    &ctx,
+                    deadline,
+                    limit,
+                    self.config.max_read_buffer,
+                )
+                .await?;
+                self.accepted();
+                let session =
+                    StreamSession::open(connection, &self.target, &self.config, ctx, deadline)
+                        .await?;
                 tracing::info!(attempt = session.ctx().attempt, "streaming");
                 self.connected();
                 session
@@ -124,6 +151,7 @@ impl Runner {
                     self.config.max_read_buffer,
                 )
                 .await?;
+                self.accepted();
                 (connection, ctx, true)
             }
         };
@@ -140,7 +168,10 @@ impl Runner {
     async fn begin_attempt(&mut self) -> ErrorContext {
         let attempt = self.failures.saturating_add(1);
         if self.failures > 0 {
-            let delay = self.config.backoff.delay(self.failures - 1);
+            let delay = self
+                .config
+                .backoff
+                .retry_delay(self.failures - 1, self.persistent);
             let retry_at = Instant::now() + delay;
             self.status.update(|s| {
                 s.state = SourceState::BackingOff {
@@ -148,7 +179,12 @@ impl Runner {
                     retry_at: retry_at.into_std(),
                 }
             });
-            tracing::info!(attempt, delay_ms = delay.as_millis() as u64, "backing off");
+            tracing::info!(
+                attempt,
+                delay_ms = delay.as_millis() as u64,
+                persistent = self.persistent,
+                "backing off"
+            );
             tokio::time::sleep_until(retry_at).await;
             if let Some(clock) = &mut self.snapshot_clock {
                 clock.reset();
@@ -169,6 +205,13 @@ impl Runner {
         }
     }
 
+    /// The camera accepted a TCP connection: during an outage the way back starts here.
+    fn accepted(&mut self) {
+        if self.down_since.is_some() && self.answered_at.is_none() {
+            self.answered_at = Some(std::time::Instant::now());
+        }
+    }
+
     fn connected(&mut self) {
         self.status.update(|s| {
             s.connects += 1;
@@ -180,8 +223,31 @@ impl Runner {
 
     fn deliver(&mut self, frame: &CameraFrame) {
         self.failures = 0;
+        self.persistent = false;
+        let at = frame.received_at;
+        self.last_frame = Some(at);
+        let outage = self.down_since.take().map(|since| {
+            let answered = self.answered_at.take().unwrap_or(at);
+            (
+                at.saturating_duration_since(since),
+                at.saturating_duration_since(answered),
+            )
+        });
+        if let Some((down, back)) = outage {
+            tracing::info!(
+                outage_ms = down.as_millis() as u64,
+                recovery_ms = back.as_millis() as u64,
+                "frames again after an outage"
+            );
+        }
         let len = frame.jpeg.len() as u64;
         self.status.update(|s| {
+            if let Some((down, back)) = outage {
+                s.down_since = None;
+                s.last_outage = Some(down);
+                s.last_recovery = Some(back);
+                s.outages += 1;
+            }
             s.frames += 1;
             s.bytes += len;
             s.last_frame_at = Some(frame.received_at);
@@ -195,38 +261,33 @@ impl Runner {
 
     fn fail(&mut self, error: SourceError) {
         self.failures = self.failures.saturating_add(1);
+        self.persistent = error.is_persistent();
         self.snapshot_connection = None;
-        let message = with_causes(&error);
-        tracing::warn!(error = %message, kind = ?error.kind(), "camera source error");
-        self.status.update(|s| s.last_error = Some(message));
+        let last = LastError::new(&error);
+        tracing::warn!(error = %last.message, kind = error.kind().name(), "camera source error");
+        let down_since = *self
+            .down_since
+            .get_or_insert_with(|| self.last_frame.unwrap_or(last.at));
+        self.status.update(|s| {
+            s.last_error = Some(last);
+            s.down_since = Some(down_since);
+        });
     }
-}
-
-/// The error's message followed by its causes (`a: b: c`), skipping causes whose text the
-/// message already contains, so the status shows e.g. why an I/O error happened.
-fn with_causes(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut message = error.to_string();
-    let mut cause = error.source();
-    while let Some(inner) = cause {
-        let text = inner.to_string();
-        if !message.contains(&text) {
-            message.push_str(": ");
-            message.push_str(&text);
-        }
-        cause = inner.source();
-    }
-    message
 }
 
 impl Drop for Runner {
     fn drop(&mut self) {
-        self.status.update(|s| s.state = SourceState::Stopped);
+        self.status.update(|s| {
+            s.state = SourceState::Stopped;
+            s.down_since = None;
+        });
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::status::with_causes;
 
     #[test]
     fn causes_are_appended_once() {
@@ -251,5 +312,55 @@ mod tests {
         let text = with_causes(&error);
         assert!(text.contains("connection reset"), "{text}");
         assert_eq!(text.matches("connection reset").count(), 1, "{text}");
+    }
+
+    /// A refused port, then `frames` polled for `for_secs` of paused time.
+    async fn poll_for(url: String, for_secs: u64) -> crate::SourceStatus {
+        use futures_util::StreamExt;
+        let source = crate::Source::new(SourceConfig::stream("cam", url)).expect("valid URL");
+        let status = source.status();
+        let mut frames = source.frames();
+        let polled = tokio::time::timeout(Duration::from_secs(for_secs), frames.next()).await;
+        assert!(polled.is_err(), "no frame expected");
+        status.snapshot()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_camera_that_is_down_is_retried_at_the_steady_interval() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        drop(listener);
+        let status = poll_for(format!("http://{addr}/stream"), 10).await;
+        // 350 ms ± 25 % between attempts, never longer however long it is down: 22 to 38
+        // retries in 10 s (exponential backoff would make 4).
+        assert!((20..=40).contains(&status.reconnects), "{status:?}");
+        let error = status.last_error.expect("an error");
+        assert_eq!(error.kind, crate::ErrorKind::Connect);
+        assert!(!error.persistent);
+        assert!(status.down_since.is_some());
+        assert!(matches!(status.state, SourceState::BackingOff { .. }));
+        assert!(status.state.attempt() > Some(20), "{:?}", status.state);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_404_backs_off_exponentially() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let _ = stream.read(&mut [0u8; 1024]).await;
+                let reply = b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n";
+                let _ = stream.write_all(reply).await;
+            }
+        });
+        let status = poll_for(format!("http://{addr}/stream"), 10).await;
+        // Retries after about 0.5, 1, 2 and 4 s (±25 %): 3 or 4 in 10 s.
+        assert!((2..=5).contains(&status.reconnects), "{status:?}");
+        let error = status.last_error.expect("an error");
+        assert_eq!(error.kind, crate::ErrorKind::Status);
+        assert!(error.persistent);
     }
 }

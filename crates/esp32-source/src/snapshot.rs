@@ -37,10 +37,13 @@ pub(crate) async fn capture(
     let max = config.decoder.max_part_size;
     let (_, jpeg) = read_body(response, max, ctx, deadline, limit).await?;
     if !mjpeg_codec::jpeg::is_complete(&jpeg) {
-        return Ok(Read::Corrupt(format!(
-            "{ctx}: skipped a snapshot that is not a complete JPEG ({} bytes)",
-            jpeg.len()
-        )));
+        return Ok(Read::Corrupt(SourceError::Corrupt {
+            ctx: ctx.clone(),
+            what: format!(
+                "a snapshot that is not a complete JPEG ({} bytes)",
+                jpeg.len()
+            ),
+        }));
     }
     Ok(Read::Frame(CameraFrame::received(jpeg, camera_time)))
 }

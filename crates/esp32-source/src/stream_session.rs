@@ -18,8 +18,8 @@ type PartStream = Pin<Box<dyn Stream<Item = Result<Part, CodecError>> + Send>>;
 pub(crate) enum Read {
     /// A complete JPEG.
     Frame(CameraFrame),
-    /// A part that was skipped (truncated or not a JPEG); the text says which and why.
-    Corrupt(String),
+    /// A part that was skipped (truncated or not a JPEG): a [`SourceError::Corrupt`].
+    Corrupt(SourceError),
 }
 
 /// An open MJPEG response. Dropping it closes the connection.
@@ -38,16 +38,16 @@ pub(crate) struct StreamSession {
 }
 
 impl StreamSession {
-    /// Connects, sends the request and checks the response, within `connect_timeout`.
+    /// Sends the request on a fresh `connection` and checks the response, before `deadline`
+    /// (the end of `connect_timeout`, which also covered opening the connection).
     pub(crate) async fn open(
+        mut connection: Connection,
         target: &Target,
         config: &SourceConfig,
         ctx: ErrorContext,
+        deadline: Instant,
     ) -> Result<StreamSession, SourceError> {
         let limit = config.connect_timeout;
-        let deadline = Instant::now() + limit;
-        let mut connection =
-            Connection::open(target, &ctx, deadline, limit, config.max_read_buffer).await?;
         let response = connection.get(target, &ctx, deadline, limit).await?;
         let decoder = decoder_for(content_type(response.headers()), config.decoder, &ctx)?;
         let parts: PartStream = Box::pin(mjpeg_codec::body_stream(response.into_body(), decoder));
@@ -82,10 +82,10 @@ impl StreamSession {
                 ctx: self.ctx.clone(),
                 frames: self.frames,
             }),
-            Some(Err(error)) if error.is_recoverable() => Ok(Read::Corrupt(format!(
-                "{}: skipped a corrupt part: {error}",
-                self.ctx
-            ))),
+            Some(Err(error)) if error.is_recoverable() => Ok(Read::Corrupt(SourceError::Corrupt {
+                ctx: self.ctx.clone(),
+                what: format!("a corrupt part: {error}"),
+            })),
             Some(Err(source)) => Err(SourceError::Codec {
                 ctx: self.ctx.clone(),
                 source,
@@ -95,11 +95,13 @@ impl StreamSession {
                 let camera_time = part.timestamp();
                 let jpeg = part.into_body();
                 if !mjpeg_codec::jpeg::is_complete(&jpeg) {
-                    return Ok(Read::Corrupt(format!(
-                        "{}: skipped part {index} at byte {offset}: not a complete JPEG ({} bytes)",
-                        self.ctx,
-                        jpeg.len()
-                    )));
+                    return Ok(Read::Corrupt(SourceError::Corrupt {
+                        ctx: self.ctx.clone(),
+                        what: format!(
+                            "part {index} at byte {offset}: not a complete JPEG ({} bytes)",
+                            jpeg.len()
+                        ),
+                    }));
                 }
                 self.frames += 1;
                 self.last_progress = Instant::now();

@@ -20,9 +20,12 @@ pub struct MockConfig {
     /// JPEG quality 1..=100 (not the ESP32's 0..=63 scale; `/status` reports that one).
     /// Default 80, which `/status` shows as the firmware's default 12.
     pub quality: u8,
-    /// Most `/stream` clients served at once; more get HTTP 503. Default 1 (the firmware's
-    /// stream handler loops inside the server task). 0 = unlimited.
+    /// Most `/stream` clients served at once. Default 1 (the firmware's stream handler loops
+    /// inside the server task). 0 = unlimited. What a further client gets: [`Self::when_busy`].
     pub max_clients: usize,
+    /// How a `/stream` request is answered while `max_clients` streams are open. Default
+    /// [`WhenBusy::Silent`], like the board.
+    pub when_busy: WhenBusy,
     /// Draw `Frame: N` (the camera's frame id) into every image. Costs one JPEG encode per
     /// frame while someone streams.
     pub show_frame_id: bool,
@@ -51,6 +54,7 @@ impl Default for MockConfig {
             height: 480,
             quality: 80,
             max_clients: 1,
+            when_busy: WhenBusy::Silent,
             show_frame_id: false,
             close_after: None,
             truncate_every: None,
@@ -60,6 +64,20 @@ impl Default for MockConfig {
             loop_frames: crate::DEFAULT_LOOP_FRAMES,
         }
     }
+}
+
+/// How a busy camera (all `max_clients` stream slots taken) answers another `/stream` request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WhenBusy {
+    /// Like the board: the connection is accepted and the request is read, but no answer comes
+    /// while the slots are taken (the firmware's single HTTP task is inside the first client's
+    /// stream loop). Once a slot frees, the waiting request is served, if its client is still
+    /// there. A client needs a response-head timeout to notice.
+    #[default]
+    Silent,
+    /// A prompt `HTTP 503` with a plain-text "camera busy" body: fast, and says plainly what
+    /// happened (the board never does this).
+    Refuse503,
 }
 
 impl MockConfig {

@@ -4,8 +4,9 @@
 //! `multipart/x-mixed-replace` stream with boundary `123456789000000000000987654321`, a
 //! delimiter *before* every part and `X-Timestamp` part headers (the frame's capture time),
 //! plus `/capture`, `/status` and `/control`. Like the board it serves one stream client at
-//! a time by default. Options break it on purpose: end the stream after N parts, send
-//! truncated or garbage parts, stall.
+//! a time by default, and leaves a second one without an answer ([`WhenBusy`]). Options break
+//! it on purpose: end the stream after N parts, send truncated or garbage parts, stall; and
+//! [`MockCamera::power_off`] / [`MockCamera::power_on`] reboot it on the same port.
 //!
 //! The picture is a [`Scene`]: the bundled public-domain/CC0 photos of a person, a cat and a
 //! cup of coffee sliding over a room, so an object detector has something to find. Its loop
@@ -36,7 +37,7 @@ mod stats;
 mod stream;
 mod text;
 
-pub use config::{esp_quality_of, jpeg_quality_of, MockConfig};
+pub use config::{esp_quality_of, jpeg_quality_of, MockConfig, WhenBusy};
 pub use error::{MockError, MockErrorKind};
 pub use framesize::{framesize_dimensions, framesize_of, FRAME_SIZES};
 pub use scene::{Scene, DEFAULT_LOOP_FRAMES, MAX_DIMENSION, MAX_LOOP_FRAMES};

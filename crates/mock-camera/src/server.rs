@@ -18,7 +18,7 @@ use tokio_util::task::TaskTracker;
 use crate::camera::{Camera, ControlError};
 use crate::stats::Counters;
 use crate::stream::{stream_body, STREAM_CONTENT_TYPE};
-use crate::{MockConfig, MockStats, Scene};
+use crate::{MockConfig, MockStats, Scene, WhenBusy};
 
 type Body = UnsyncBoxBody<Bytes, Infallible>;
 
@@ -31,9 +31,13 @@ type Body = UnsyncBoxBody<Bytes, Infallible>;
 /// - `GET /control?var=NAME&val=N`: sets one (`framesize` and `quality` change the frames);
 /// - `GET /`: a small HTML page showing the stream.
 ///
-/// With `max_clients` streams open, a further `/stream` request gets **HTTP 503** with a
-/// plain-text body. The real board instead accepts the TCP connection and never answers
-/// while it is busy; a prompt 503 keeps tests fast and says plainly what happened.
+/// With `max_clients` streams open, a further `/stream` request is, like on the board,
+/// accepted and left without an answer until a slot frees ([`WhenBusy::Silent`], the default),
+/// or gets a prompt **HTTP 503** ([`WhenBusy::Refuse503`]).
+///
+/// [`power_off`](MockCamera::power_off) and [`power_on`](MockCamera::power_on) (or
+/// [`reboot`](MockCamera::reboot)) emulate a board that browns out: every connection closes,
+/// connections are refused while it is off, and it comes back on the same port.
 ///
 /// Dropping it stops the camera too; [`shutdown`](MockCamera::shutdown) also waits until
 /// every connection is closed.
@@ -46,6 +50,17 @@ pub struct MockCamera {
     /// power would).
     cancel: CancellationToken,
     /// Tracks the accept loop, the clock and each connection, so `shutdown` can wait for all.
+    tasks: TaskTracker,
+    /// The listener's side while the camera is powered on; `None` while it is off.
+    power: tokio::sync::Mutex<Option<PowerCycle>>,
+}
+
+/// One power-on period: its accept loop and connections end together at power-off.
+#[derive(Debug)]
+struct PowerCycle {
+    /// Child of the camera's token: stops this period's accept loop and connections.
+    cancel: CancellationToken,
+    /// The accept loop and connections of this period (also tracked by the camera's tracker).
     tasks: TaskTracker,
 }
 
@@ -80,19 +95,74 @@ impl MockCamera {
         let cancel = CancellationToken::new();
         let tasks = TaskTracker::new();
         tasks.spawn(Arc::clone(&camera).run_clock(cancel.clone()));
-        tasks.spawn(accept_loop(
-            listener,
-            Arc::clone(&camera),
-            cancel.clone(),
-            tasks.clone(),
-        ));
-        tracing::info!(%addr, width = w, height = h, fps = camera.config.fps, "mock camera listening");
-        Ok(MockCamera {
+        let mock = MockCamera {
             addr,
             camera,
             cancel,
             tasks,
-        })
+            power: tokio::sync::Mutex::new(None),
+        };
+        *mock.power.lock().await = Some(mock.serve(listener));
+        tracing::info!(%addr, width = w, height = h, fps = mock.camera.config.fps, "mock camera listening");
+        Ok(mock)
+    }
+
+    /// Starts a power-on period: accepts on `listener` until the period is cancelled.
+    fn serve(&self, listener: TcpListener) -> PowerCycle {
+        let cycle = PowerCycle {
+            cancel: self.cancel.child_token(),
+            tasks: TaskTracker::new(),
+        };
+        let accept = accept_loop(
+            listener,
+            Arc::clone(&self.camera),
+            cycle.cancel.clone(),
+            (self.tasks.clone(), cycle.tasks.clone()),
+        );
+        self.tasks.spawn(cycle.tasks.track_future(accept));
+        cycle
+    }
+
+    /// Cuts the power: stops listening (connection attempts are refused) and closes every
+    /// open connection at once, mid-stream, as a board that browns out. Returns once all of
+    /// them are closed. The frame clock keeps running, so frame ids go on after
+    /// [`power_on`](MockCamera::power_on). Does nothing when already off.
+    pub async fn power_off(&self) {
+        let Some(cycle) = self.power.lock().await.take() else {
+            return;
+        };
+        cycle.cancel.cancel();
+        cycle.tasks.close();
+        cycle.tasks.wait().await;
+        tracing::info!(addr = %self.addr, "mock camera powered off");
+    }
+
+    /// Powers the camera back on: listens on the same address again. When this returns, the
+    /// camera accepts connections. Does nothing when already on.
+    ///
+    /// Errors: the port cannot be bound again (taken by someone else meanwhile).
+    pub async fn power_on(&self) -> io::Result<()> {
+        let mut power = self.power.lock().await;
+        if power.is_some() {
+            return Ok(());
+        }
+        let listener = TcpListener::bind(self.addr).await?;
+        *power = Some(self.serve(listener));
+        tracing::info!(addr = %self.addr, "mock camera powered on");
+        Ok(())
+    }
+
+    /// Whether the camera is powered on (listening).
+    pub async fn is_powered(&self) -> bool {
+        self.power.lock().await.is_some()
+    }
+
+    /// [`power_off`](MockCamera::power_off), stays off for `down`, then
+    /// [`power_on`](MockCamera::power_on).
+    pub async fn reboot(&self, down: Duration) -> io::Result<()> {
+        self.power_off().await;
+        tokio::time::sleep(down).await;
+        self.power_on().await
     }
 
     /// The address it listens on.
@@ -151,12 +221,15 @@ impl Drop for MockCamera {
     }
 }
 
+/// Accepts until `cancel` fires; each connection is tracked by the camera's tracker and by
+/// the power-on period's (`trackers`), so both shutdown and power-off can wait for it.
 async fn accept_loop(
     listener: TcpListener,
     camera: Arc<Camera>,
     cancel: CancellationToken,
-    tasks: TaskTracker,
+    trackers: (TaskTracker, TaskTracker),
 ) {
+    let (tasks, cycle) = trackers;
     loop {
         let accepted = tokio::select! {
             _ = cancel.cancelled() => return,
@@ -164,12 +237,12 @@ async fn accept_loop(
         };
         match accepted {
             Ok((socket, peer)) => {
-                tasks.spawn(serve_connection(
+                tasks.spawn(cycle.track_future(serve_connection(
                     socket,
                     peer,
                     Arc::clone(&camera),
                     cancel.clone(),
-                ));
+                )));
             }
             Err(err) => {
                 // E.g. out of file descriptors: back off instead of spinning.
@@ -220,7 +293,7 @@ async fn handle(
         ));
     }
     let response = match req.uri().path() {
-        "/stream" => stream(camera),
+        "/stream" => stream(camera).await,
         "/capture" => capture(&camera).await,
         "/status" => {
             let mut res = Response::new(full(camera.status_json()));
@@ -240,22 +313,33 @@ async fn handle(
     Ok(with_cors(response))
 }
 
-fn stream(camera: Arc<Camera>) -> Response<Body> {
+async fn stream(camera: Arc<Camera>) -> Response<Body> {
     let permit = match &camera.stream_slots {
         None => None,
         Some(slots) => match Arc::clone(slots).try_acquire_owned() {
             Ok(permit) => Some(permit),
             Err(_) => {
                 Counters::bump(&camera.counters.refused_total);
-                tracing::info!(
-                    max = camera.config.max_clients,
-                    "mock camera refuses a stream client"
-                );
-                let body = format!(
-                    "camera busy: this ESP32-CAM serves {} /stream client(s) at a time\n",
-                    camera.config.max_clients
-                );
-                return text(StatusCode::SERVICE_UNAVAILABLE, &body);
+                match camera.config.when_busy {
+                    WhenBusy::Refuse503 => {
+                        tracing::info!(
+                            max = camera.config.max_clients,
+                            "mock camera refuses a stream client"
+                        );
+                        return busy(&camera);
+                    }
+                    WhenBusy::Silent => {
+                        tracing::info!(
+                            max = camera.config.max_clients,
+                            "mock camera is busy: the stream client waits without an answer"
+                        );
+                        // The semaphore is never closed; if it were, say so like Refuse503.
+                        match Arc::clone(slots).acquire_owned().await {
+                            Ok(permit) => Some(permit),
+                            Err(_) => return busy(&camera),
+                        }
+                    }
+                }
             }
         },
     };
@@ -264,6 +348,15 @@ fn stream(camera: Arc<Camera>) -> Response<Body> {
     headers.insert(CONTENT_TYPE, HeaderValue::from_static(STREAM_CONTENT_TYPE));
     headers.insert("x-framerate", HeaderValue::from_static("60"));
     res
+}
+
+/// The 503 of a busy camera ([`WhenBusy::Refuse503`]).
+fn busy(camera: &Camera) -> Response<Body> {
+    let body = format!(
+        "camera busy: this ESP32-CAM serves {} /stream client(s) at a time\n",
+        camera.config.max_clients
+    );
+    text(StatusCode::SERVICE_UNAVAILABLE, &body)
 }
 
 async fn capture(camera: &Camera) -> Response<Body> {

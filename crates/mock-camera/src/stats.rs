@@ -9,7 +9,8 @@ pub struct MockStats {
     pub stream_connections_total: u64,
     /// `/stream` responses open now.
     pub stream_clients: u64,
-    /// `/stream` requests refused with 503 because `max_clients` were streaming.
+    /// `/stream` requests that found `max_clients` streaming: refused with 503, or (by
+    /// default, [`WhenBusy::Silent`](crate::WhenBusy)) left waiting without an answer.
     pub refused_total: u64,
     /// Parts queued on `/stream` responses, summed over all clients (faulty parts included).
     pub frames_sent: u64,

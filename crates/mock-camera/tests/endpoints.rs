@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use mock_camera::{MockConfig, STREAM_DELIMITER};
+use mock_camera::{MockConfig, WhenBusy, STREAM_DELIMITER};
 
 #[tokio::test]
 async fn stream_is_byte_faithful_to_the_firmware() {
@@ -71,7 +71,11 @@ async fn stream_is_byte_faithful_to_the_firmware() {
 
 #[tokio::test]
 async fn second_stream_client_is_refused_until_the_first_leaves() {
-    let camera = start(test_config()).await;
+    let camera = start(MockConfig {
+        when_busy: WhenBusy::Refuse503,
+        ..test_config()
+    })
+    .await;
     let mut first = open_stream(&camera).await;
     first.next_part().await.unwrap().unwrap();
 
@@ -98,6 +102,37 @@ async fn second_stream_client_is_refused_until_the_first_leaves() {
         assert!(tokio::time::Instant::now() < deadline, "slot never freed");
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
+    assert_eq!(camera.stats().stream_connections_total, 2);
+    camera.shutdown().await;
+}
+
+#[tokio::test]
+async fn by_default_a_second_stream_client_waits_without_an_answer_like_the_board() {
+    let camera = start(test_config()).await;
+    assert_eq!(camera.config().when_busy, WhenBusy::Silent);
+    let mut first = open_stream(&camera).await;
+    first.next_part().await.unwrap().unwrap();
+
+    let addr = camera.addr();
+    let mut second = tokio::spawn(async move { get(addr, "/stream").await });
+    // The connection is accepted and the request read, but no response head comes.
+    let early = tokio::time::timeout(std::time::Duration::from_millis(500), &mut second).await;
+    assert!(early.is_err(), "a busy camera answered");
+    assert_eq!(camera.stats().refused_total, 1);
+    assert_eq!(camera.stats().stream_connections_total, 1);
+
+    // Once the first client hangs up, the waiting request is served.
+    drop(first);
+    let second = tokio::time::timeout(PATIENCE, second)
+        .await
+        .expect("the waiting client was never served")
+        .unwrap();
+    assert_eq!(second.status, 200);
+    MultipartReader::new(second)
+        .next_part()
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(camera.stats().stream_connections_total, 2);
     camera.shutdown().await;
 }

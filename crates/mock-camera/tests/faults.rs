@@ -151,6 +151,45 @@ async fn dropping_the_camera_stops_it_too() {
 }
 
 #[tokio::test]
+async fn power_off_closes_and_refuses_then_power_on_serves_on_the_same_port() {
+    let camera = start(test_config()).await;
+    let addr = camera.addr();
+    let mut stream = open_stream(&camera).await;
+    stream.next_part().await.unwrap().unwrap();
+
+    tokio::time::timeout(PATIENCE, camera.power_off())
+        .await
+        .expect("power_off hangs");
+    assert!(!camera.is_powered().await);
+    // The open stream ends abruptly; new connections are refused.
+    let ended = tokio::time::timeout(PATIENCE, async {
+        while let Ok(Some(_)) = stream.next_part().await {}
+    })
+    .await;
+    assert!(ended.is_ok(), "stream survived the power cut");
+    assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+    assert_eq!(camera.stats().stream_clients, 0);
+    camera.power_off().await; // already off: nothing happens
+
+    camera.power_on().await.unwrap();
+    camera.power_on().await.unwrap(); // already on: nothing happens
+    assert!(camera.is_powered().await);
+    // The one stream slot is free again: a new client is served at once.
+    let mut again = open_stream(&camera).await;
+    again.next_part().await.unwrap().unwrap();
+    assert_eq!(camera.addr(), addr);
+    assert_eq!(camera.stats().stream_connections_total, 2);
+
+    // reboot() is the two with a pause between.
+    let started = Instant::now();
+    camera.reboot(Duration::from_millis(200)).await.unwrap();
+    assert!(started.elapsed() >= Duration::from_millis(200));
+    let mut third = open_stream(&camera).await;
+    third.next_part().await.unwrap().unwrap();
+    camera.shutdown().await;
+}
+
+#[tokio::test]
 async fn start_rejects_bad_config() {
     let err = mock_camera::MockCamera::start(
         "127.0.0.1:0".parse().unwrap(),

@@ -70,6 +70,17 @@ pub struct UpstreamView {
     pub attempt: u32,
     /// Last error.
     pub last_error: Option<String>,
+    /// Kind of the last error (`timeout`, `connect`, `http_status`, ...), for scripts.
+    pub last_error_kind: Option<&'static str>,
+    /// How long the camera has been down, while it is (milliseconds).
+    pub down_for_ms: Option<u64>,
+    /// How long the last finished outage lasted, from frames stopping to the next frame.
+    pub last_outage_ms: Option<u64>,
+    /// How long the way back took: from the camera accepting a connection again to its first
+    /// frame.
+    pub last_recovery_ms: Option<u64>,
+    /// Outages that ended with a frame.
+    pub outages: u64,
     /// Successful connections.
     pub connects: u64,
     /// Reconnections.
@@ -163,7 +174,12 @@ impl Camera {
                     | esp32_source::SourceState::BackingOff { attempt, .. } => attempt,
                     _ => 0,
                 },
-                last_error: s.last_error.clone(),
+                last_error: s.last_error.as_ref().map(|e| e.message.clone()),
+                last_error_kind: s.last_error_kind().map(|k| k.name()),
+                down_for_ms: s.down_since.map(|t| millis(t.elapsed())),
+                last_outage_ms: s.last_outage.map(millis),
+                last_recovery_ms: s.last_recovery.map(millis),
+                outages: s.outages,
                 connects: s.connects,
                 reconnects: s.reconnects,
                 corrupt_frames: s.corrupt_frames,
@@ -177,6 +193,11 @@ impl Camera {
                 },
                 attempt: 0,
                 last_error: None,
+                last_error_kind: None,
+                down_for_ms: None,
+                last_outage_ms: None,
+                last_recovery_ms: None,
+                outages: 0,
                 connects: starts,
                 reconnects: 0,
                 corrupt_frames: 0,
@@ -241,4 +262,8 @@ impl Camera {
             },
         }
     }
+}
+
+fn millis(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }

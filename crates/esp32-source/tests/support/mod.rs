@@ -131,6 +131,7 @@ pub fn fast_config(name: &str, url: String) -> SourceConfig {
     config.connect_timeout = Duration::from_millis(800);
     config.stall_timeout = Duration::from_millis(800);
     config.backoff = Backoff {
+        waiting_interval: Some(Duration::from_millis(100)),
         initial: Duration::from_millis(50),
         max: Duration::from_millis(200),
         factor: 2.0,
