@@ -92,8 +92,7 @@ fn dfl_softmax_of_an_ultralytics_head_is_moved_to_the_last_axis() {
     ))
     .unwrap();
     let model = typed(&onnx, 160);
-    let (fixed, report) = optimize(model.clone()).unwrap();
+    // Its outputs are checked against onnxruntime's in tests/golden.rs.
+    let (_, report) = optimize(model).unwrap();
     assert_eq!(report.softmaxes, 1);
-    let worst = worst_difference(model, fixed, 160);
-    assert!(worst < 1e-4, "outputs differ by {worst}");
 }
