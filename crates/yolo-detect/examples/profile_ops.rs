@@ -1,8 +1,8 @@
 //! Where does tract spend its time? Runs a model (default: the embedded YOLOX-Nano) on a
 //! constant input five ways: 1 thread as tract optimises it; 1 thread with only the pool and
-//! softmax rewrites (tract's own convolutions); the same plus yolo-detect's depthwise
-//! convolution; 1 thread with every rewrite (`graph_fixes::optimize`, as `Detector` loads a
-//! model); and 2 threads with every rewrite. The five are interleaved run by run so machine load
+//! softmax rewrites of tract-accel (tract's own convolutions); the same plus tract-accel's
+//! depthwise convolution; 1 thread with every rewrite (`tract_accel::optimize`, as `Detector`
+//! loads a model); and 2 threads with every rewrite. The five are interleaved run by run so machine load
 //! hits all alike. Prints the median total of each and the time per operator type (1 thread,
 //! every rewrite).
 //!
@@ -15,6 +15,7 @@
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
+use tract_accel::Rewrites;
 use tract_onnx::prelude::*;
 
 fn state_for(model: &TypedModel, threads: usize) -> TractResult<TypedSimpleState> {
@@ -36,7 +37,7 @@ fn median_ms(mut v: Vec<Duration>) -> f64 {
     v[v.len() / 2].as_secs_f64() * 1000.0
 }
 
-fn main() -> TractResult<()> {
+fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let bytes = match args.next().filter(|p| !p.is_empty()) {
         Some(p) => std::fs::read(p)?,
@@ -51,16 +52,19 @@ fn main() -> TractResult<()> {
         .with_input_fact(0, InferenceFact::dt_shape(f32::datum_type(), shape.clone()))?
         .into_typed()?;
     let model = typed.clone().into_optimized()?;
-    let (fixed, applied) = yolo_detect::graph_fixes::optimize(typed.clone())?;
-    println!("graph fixes: {applied:?}");
-    let mut pooled = typed;
-    yolo_detect::graph_fixes::cascade_max_pools(&mut pooled)?;
-    let mut tract_dw = pooled.clone().into_optimized()?;
-    yolo_detect::graph_fixes::move_softmax_axis_last(&mut tract_dw)?;
-    let mut own_dw = pooled.into_decluttered()?;
-    yolo_detect::graph_fixes::use_fast_depthwise(&mut own_dw)?;
-    let mut own_dw = own_dw.into_optimized()?;
-    yolo_detect::graph_fixes::move_softmax_axis_last(&mut own_dw)?;
+    let (fixed, report) = tract_accel::optimize(typed.clone())?;
+    println!("tract-accel rewrites: {report:?}");
+    let pools_and_softmax = Rewrites {
+        cascaded_pools: true,
+        softmaxes: true,
+        ..Rewrites::NONE
+    };
+    let (tract_dw, _) = tract_accel::optimize_with(typed.clone(), pools_and_softmax)?;
+    let with_depthwise = Rewrites {
+        depthwise: true,
+        ..pools_and_softmax
+    };
+    let (own_dw, _) = tract_accel::optimize_with(typed, with_depthwise)?;
     let mut states = [
         state_for(&model, 1)?,
         state_for(&tract_dw, 1)?,

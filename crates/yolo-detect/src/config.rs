@@ -80,6 +80,10 @@ pub struct DetectorConfig {
     /// available cores, at least 1, leaving a core for the relay's I/O, decode and encode
     /// (on 2 shared cores a second inference thread measured slower; see docs/benchmarks.md) (default: 0).
     pub threads: usize,
+    /// Rewrite the model's graph with [tract-accel](https://docs.rs/tract-accel)'s faster
+    /// operators when it loads (default: true). Without the crate's `accel` feature this does
+    /// nothing: tract runs the graph as it optimises it.
+    pub accelerate: bool,
 }
 
 impl Default for DetectorConfig {
@@ -92,6 +96,7 @@ impl Default for DetectorConfig {
             labels: None,
             jpeg_quality: 80,
             threads: 0,
+            accelerate: true,
         }
     }
 }

@@ -4,7 +4,6 @@ use crate::codec::{decode_jpeg, encode_jpeg, MAX_DIMENSION};
 use crate::decode::{decode_output, Candidate, OutputLayout};
 use crate::error::tract_error;
 use crate::family::{recognise_family, ModelMetadata};
-use crate::graph_fixes;
 use crate::labels::{fit_names, parse_names_dict, COCO_80};
 use crate::preprocess::{Letterbox, PreprocessSpec, Preprocessor};
 use crate::{
@@ -125,13 +124,7 @@ impl Detector {
             .with_input_fact(0, InferenceFact::dt_shape(f32::datum_type(), input_shape))
             .and_then(|m| m.into_typed())
             .map_err(|e| load_err(&model_name, e))?;
-        let (typed, applied) =
-            graph_fixes::optimize(typed).map_err(|e| load_err(&model_name, e))?;
-        tracing::debug!(
-            model = %model_name,
-            ?applied,
-            "graph fixes applied"
-        );
+        let typed = optimize(typed, config.accelerate, &model_name)?;
         let output_shape: Vec<usize> = typed
             .output_fact(0)
             .ok()
@@ -232,8 +225,14 @@ impl Detector {
 
     /// Runs the model on `input` exactly as given (`1×3×H×W`, already pre-processed) and
     /// returns its first output, flattened. For checking an engine against reference outputs.
-    pub fn run_raw(&mut self, input: Tensor) -> Result<(Vec<usize>, Vec<f32>), DetectError> {
+    ///
+    /// `input` holds the `3 × H × W` values of the input tensor, planar (`H × W` as
+    /// [`input_size`](Self::input_size) reports `(W, H)`).
+    pub fn run_raw(&mut self, input: &[f32]) -> Result<(Vec<usize>, Vec<f32>), DetectError> {
         let frame = self.frames;
+        let shape = self.input.shape().to_vec();
+        let input =
+            Tensor::from_shape(&shape, input).map_err(|e| self.inference_error(frame, e))?;
         let out = self
             .state
             .run(tvec!(input.into_tvalue()))
@@ -372,6 +371,26 @@ impl Detector {
     fn inference_error(&self, frame: u64, e: TractError) -> DetectError {
         inference_error(&self.model_name, frame, e)
     }
+}
+
+/// Optimises `typed` for running: with tract-accel's rewrites where the `accel` feature and
+/// `accelerate` allow, else with tract alone.
+fn optimize(typed: TypedModel, accelerate: bool, model: &str) -> Result<TypedModel, DetectError> {
+    #[cfg(feature = "accel")]
+    if accelerate {
+        let (typed, report) = tract_accel::optimize(typed).map_err(|e| DetectError::ModelLoad {
+            model: model.to_string(),
+            source: Box::new(e),
+        })?;
+        tracing::debug!(model, ?report, "tract-accel rewrites applied");
+        return Ok(typed);
+    }
+    #[cfg(not(feature = "accel"))]
+    let _ = accelerate;
+    typed.into_optimized().map_err(|e| DetectError::ModelLoad {
+        model: model.to_string(),
+        source: tract_error(e),
+    })
 }
 
 fn inference_error(model: &str, frame: u64, e: TractError) -> DetectError {

@@ -23,37 +23,30 @@
 //! # Ok::<(), yolo_detect::DetectError>(())
 //! ```
 //!
-//! Speed: when it loads a model, [`Detector`] rewrites tract's graph ([`graph_fixes`]) so that
-//! the convolutions run as this crate's own ops ([`pointwise`], [`spatial_conv`], [`depthwise`])
-//! with each SiLU fused in, on AVX-512F or AVX2 + FMA chosen at run time, and so do the SPP max
-//! pools ([`max_pool`]) and YOLOX's Focus slicing ([`space_to_depth`]): 1.2x to 1.3x
-//! onnxruntime's single-thread time on YOLOX-Nano and YOLOv8n where tract alone took about
-//! 2.8x (see `docs/benchmarks.md` in the repository).
+//! Speed: with the `accel` feature (on by default) and [`DetectorConfig::accelerate`] (true by
+//! default), [`Detector`] hands tract's graph to the
+//! [tract-accel](https://docs.rs/tract-accel) crate when it loads a model, so that the
+//! convolutions run as its own ops with each SiLU fused in, on AVX-512F or AVX2 + FMA chosen at
+//! run time, and so do the SPP max pools and YOLOX's Focus slicing: 1.2x to 1.3x onnxruntime's
+//! single-thread time on YOLOX-Nano and YOLOv8n where tract alone took about 2.8x (see
+//! `docs/benchmarks.md` in the repository). Without it tract runs the graph as it optimises it.
 //!
 //! Threads: inference uses tract's multithreaded executor with
 //! [`DetectorConfig::threads`] workers (0 = all cores but one, at least one) for the operators
-//! tract runs itself; the crate's own convolution ops and everything else run on the calling
+//! tract runs itself; tract-accel's convolution ops and everything else run on the calling
 //! thread. For a pipeline, the stages are public too: [`decode_jpeg`],
 //! [`Detector::detect`], [`draw_detections`], [`encode_jpeg`].
 
 mod codec;
 mod config;
-mod conv_tiles;
 pub mod decode;
-pub mod depthwise;
 mod detector;
 mod draw;
 mod error;
 pub mod family;
-pub mod graph_fixes;
 mod labels;
-pub mod max_pool;
-mod nchw;
 mod nms;
-pub mod pointwise;
 pub mod preprocess;
-pub mod space_to_depth;
-pub mod spatial_conv;
 mod types;
 
 pub use codec::{decode_jpeg, encode_jpeg, MAX_DIMENSION};

@@ -192,7 +192,7 @@ impl SpatialConv {
 
 impl Op for SpatialConv {
     fn name(&self) -> StaticName {
-        "YoloDetectSpatialConv".into()
+        "AccelSpatialConv".into()
     }
 
     fn info(&self) -> TractResult<Vec<String>> {

@@ -94,7 +94,7 @@ impl SpaceToDepth {
 
 impl Op for SpaceToDepth {
     fn name(&self) -> StaticName {
-        "YoloDetectSpaceToDepth".into()
+        "AccelSpaceToDepth".into()
     }
 
     fn info(&self) -> TractResult<Vec<String>> {

@@ -63,7 +63,7 @@ impl PointwiseConv {
     /// Whether this CPU runs the op's fast paths, AVX-512F or AVX2 and FMA (otherwise tract's own
     /// convolution is faster, and
     /// [`use_fast_dense_convolutions`](crate::graph_fixes::use_fast_dense_convolutions) leaves
-    /// it alone). `TRACT_CPU_ISA=-avx512f` takes AVX-512 away from yolo-detect as from tract.
+    /// it alone). `TRACT_CPU_ISA=-avx512f` takes AVX-512 away from this crate as from tract.
     pub fn fast_path_available() -> bool {
         conv_tiles::fast_path_available()
     }
@@ -104,7 +104,7 @@ impl PointwiseConv {
 
 impl Op for PointwiseConv {
     fn name(&self) -> StaticName {
-        "YoloDetectPointwiseConv".into()
+        "AccelPointwiseConv".into()
     }
 
     fn info(&self) -> TractResult<Vec<String>> {

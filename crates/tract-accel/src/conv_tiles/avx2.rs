@@ -75,12 +75,18 @@ unsafe fn tile<const V: usize, const MASKED: bool>(
         let mut x = [_mm256_setzero_ps(); V];
         for (v, x) in x.iter_mut().enumerate() {
             *x = if MASKED && v + 1 == V {
+                // SAFETY: the caller guarantees the tile's points of this run are in `src`; the
+                // masked load touches only the lanes that exist.
                 unsafe { _mm256_maskload_ps(run.add(8 * v), mask) }
             } else {
+                // SAFETY: an unmasked vector lies wholly inside the tile, whose points of this run
+                // are in `src` (the caller's guarantee).
                 unsafe { _mm256_loadu_ps(run.add(8 * v)) }
             };
         }
         for (r, acc) in acc.iter_mut().enumerate() {
+            // SAFETY: `weights` starts this block's `taps · ROWS` packed values (sliced
+            // above), `t < taps` and `lane + r < lane + HALF <= ROWS`.
             let weight = _mm256_set1_ps(unsafe { *weights.add(t * ROWS + lane + r) });
             for (a, &x) in acc.iter_mut().zip(&x) {
                 *a = _mm256_fmadd_ps(weight, x, *a);
@@ -102,8 +108,12 @@ unsafe fn tile<const V: usize, const MASKED: bool>(
                 y = silu(y);
             }
             if MASKED && v + 1 == V {
+                // SAFETY: the tile's points of channel o's run are in `dst` (the caller's
+                // guarantee); the masked store writes only the lanes that exist.
                 unsafe { _mm256_maskstore_ps(out.add(8 * v), mask, y) };
             } else {
+                // SAFETY: an unmasked vector lies wholly inside the tile, whose points of channel
+                // o's run are in `dst` (the caller's guarantee).
                 unsafe { _mm256_storeu_ps(out.add(8 * v), y) };
             }
         }

@@ -62,12 +62,18 @@ unsafe fn tile<const V: usize>(
         let mut x = [_mm512_setzero_ps(); V];
         for (v, x) in x.iter_mut().enumerate() {
             *x = if v + 1 == V {
+                // SAFETY: the caller guarantees the tile's points of this run are in `src`; the
+                // masked load touches only the lanes that exist.
                 unsafe { _mm512_maskz_loadu_ps(mask, run.add(16 * v)) }
             } else {
+                // SAFETY: an unmasked vector lies wholly inside the tile, whose points of this run
+                // are in `src` (the caller's guarantee).
                 unsafe { _mm512_loadu_ps(run.add(16 * v)) }
             };
         }
         for (r, acc) in acc.iter_mut().enumerate() {
+            // SAFETY: `weights` starts this block's `taps · ROWS` packed values (sliced
+            // above), `t < taps` and `r < ROWS`.
             let weight = _mm512_set1_ps(unsafe { *weights.add(t * ROWS + r) });
             for (a, &x) in acc.iter_mut().zip(&x) {
                 *a = _mm512_fmadd_ps(weight, x, *a);
@@ -89,8 +95,12 @@ unsafe fn tile<const V: usize>(
                 y = silu(y);
             }
             if v + 1 == V {
+                // SAFETY: the tile's points of channel o's run are in `dst` (the caller's
+                // guarantee); the masked store writes only the lanes that exist.
                 unsafe { _mm512_mask_storeu_ps(out.add(16 * v), mask, y) };
             } else {
+                // SAFETY: an unmasked vector lies wholly inside the tile, whose points of channel
+                // o's run are in `dst` (the caller's guarantee).
                 unsafe { _mm512_storeu_ps(out.add(16 * v), y) };
             }
         }

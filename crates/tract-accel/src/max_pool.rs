@@ -91,7 +91,7 @@ impl SameMaxPool {
 
 impl Op for SameMaxPool {
     fn name(&self) -> StaticName {
-        "YoloDetectSameMaxPool".into()
+        "AccelSameMaxPool".into()
     }
 
     fn info(&self) -> TractResult<Vec<String>> {

@@ -199,7 +199,7 @@ fn mac<const FMA: bool>(w: f32, x: f32, acc: f32) -> f32 {
 
 impl Op for DepthwiseConv {
     fn name(&self) -> StaticName {
-        "YoloDetectDepthwiseConv".into()
+        "AccelDepthwiseConv".into()
     }
 
     fn info(&self) -> TractResult<Vec<String>> {

@@ -1,4 +1,4 @@
-//! Shape checks, output facts and evaluation shared by yolo-detect's one-input operators on
+//! Shape checks, output facts and evaluation shared by this crate's one-input operators on
 //! NCHW (or CHW) `f32` tensors.
 
 use tract_onnx::prelude::*;
