@@ -218,7 +218,6 @@ impl Collector for CameraCollector {
             ];
             ConstGauge::new(1i64).encode(state.encode_family(&labels)?)?;
         }
-        drop(state);
         for (name, help, value) in OUTAGE_GAUGES {
             let mut metric = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
             for snapshot in &snapshots {

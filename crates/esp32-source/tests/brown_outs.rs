@@ -110,8 +110,10 @@ async fn live_again_within_a_second_of_each_reboot() {
             "reboot {n}: {recovery:?} > {to_frame:?}"
         );
     }
-    let seen = seen.lock().unwrap();
-    let times: Vec<_> = seen.iter().map(|(_, t)| t.expect("X-Timestamp")).collect();
+    let times: Vec<_> = {
+        let seen = seen.lock().expect("frames seen");
+        seen.iter().map(|(_, t)| t.expect("X-Timestamp")).collect()
+    };
     assert!(
         times.windows(2).all(|w| w[0] < w[1]),
         "camera times went back"
