@@ -142,9 +142,11 @@ const COUNTERS: [CounterField; 10] = [
     ("reconnects", "Upstream reconnections", |s| {
         s.upstream.reconnects
     }),
-    ("upstream_outages", "Camera outages that ended with a frame", |s| {
-        s.upstream.outages
-    }),
+    (
+        "upstream_outages",
+        "Camera outages that ended with a frame",
+        |s| s.upstream.outages,
+    ),
     ("detector_runs", "Detector runs", |s| s.detector.runs),
     (
         "detector_skipped_frames",
@@ -154,7 +156,11 @@ const COUNTERS: [CounterField; 10] = [
 ];
 
 /// Gauges of the last outage, in seconds; absent until the camera had one.
-type OutageGauge = (&'static str, &'static str, fn(&CameraSnapshot) -> Option<u64>);
+type OutageGauge = (
+    &'static str,
+    &'static str,
+    fn(&CameraSnapshot) -> Option<u64>,
+);
 
 const OUTAGE_GAUGES: [OutageGauge; 2] = [
     (
