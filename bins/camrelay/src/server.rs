@@ -2,14 +2,14 @@
 //! and graceful shutdown.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_io_timeout::TimeoutStream;
 use tokio_util::sync::CancellationToken;
@@ -17,71 +17,11 @@ use tokio_util::task::TaskTracker;
 
 use crate::camera::detect::{self, DetectTaskConfig};
 use crate::camera::supervisor::{self, SupervisorConfig};
-use crate::camera::viewer::Admission;
 use crate::camera::Camera;
 use crate::config::{RelayConfig, SourceSpec};
 use crate::error::ConfigError;
 use crate::metrics::Metrics;
-
-/// Unsent bytes a viewer socket may hold before it stops being writable (Linux
-/// `TCP_NOTSENT_LOWAT`): keeps stale frames out of kernel buffers so a slow viewer gets fresh
-/// ones, at no cost to viewers that keep up.
-pub const NOTSENT_LOWAT: u32 = 16 * 1024;
-
-/// Shared by every connection and task.
-pub struct RelayState {
-    /// The configuration it runs with.
-    pub config: RelayConfig,
-    /// The cameras, in configuration order.
-    pub cameras: Vec<Arc<Camera>>,
-    /// Viewer limits and the global viewer count.
-    pub admission: Arc<Admission>,
-    /// Prometheus metrics.
-    pub metrics: Arc<Metrics>,
-    /// Start time, for uptime.
-    pub started: Instant,
-}
-
-impl RelayState {
-    /// A camera by name.
-    pub fn camera(&self, name: &str) -> Option<&Arc<Camera>> {
-        self.cameras.iter().find(|c| c.name() == name)
-    }
-
-    /// Whether detection runs for this camera.
-    pub fn detect_enabled(&self, camera: &Camera) -> bool {
-        self.config.detect && camera.config.detect
-    }
-}
-
-/// What a connection's task needs to know about what the connection did.
-#[derive(Default)]
-pub struct ConnInfo {
-    camera: OnceLock<Arc<Camera>>,
-    /// The connection's socket, for pacing a viewer on a slow link (`None` in tests that build
-    /// a `ConnInfo` without one).
-    fd: Option<std::os::fd::RawFd>,
-}
-
-impl ConnInfo {
-    /// Information about the connection on socket `fd`.
-    pub fn new(fd: Option<std::os::fd::RawFd>) -> Self {
-        ConnInfo {
-            camera: OnceLock::new(),
-            fd,
-        }
-    }
-
-    /// A pacer for a viewer on this connection (see [`crate::pacing`]).
-    pub fn pacer(&self) -> Option<crate::pacing::Pacer> {
-        self.fd.and_then(crate::pacing::Pacer::new)
-    }
-
-    /// Records that this connection is a viewer of `camera` (for eviction counts).
-    pub fn watching(&self, camera: &Arc<Camera>) {
-        let _ = self.camera.set(camera.clone());
-    }
-}
+use crate::state::{ConnInfo, RelayState};
 
 /// A running relay.
 pub struct RelayHandle {
@@ -185,11 +125,10 @@ pub async fn start(mut config: RelayConfig) -> Result<RelayHandle, ConfigError> 
         cameras.push(camera);
     }
     metrics.register(cameras.clone());
-    let admission = Arc::new(Admission {
-        total: AtomicUsize::new(0),
-        max_total: config.max_viewers,
-        max_per_camera: config.max_viewers_per_camera,
-    });
+    let admission = Arc::new(mjpeg_serve::Admission::new(
+        config.max_viewers,
+        config.max_viewers_per_camera,
+    ));
     let state = Arc::new(RelayState {
         config,
         cameras,
@@ -208,9 +147,6 @@ pub async fn start(mut config: RelayConfig) -> Result<RelayHandle, ConfigError> 
             "serving {what} at http://{addr}/cams/{}/stream",
             camera.name()
         );
-    }
-    for camera in &state.cameras {
-        tokio::spawn(probe(camera.clone()));
     }
     tasks.push(tokio::spawn(accept_loop(
         listener,
@@ -247,7 +183,7 @@ async fn accept_loop(listener: TcpListener, state: Arc<RelayState>, shutdown: Ca
             },
             _ = shutdown.cancelled() => break,
         };
-        tune_socket(&stream);
+        mjpeg_serve::pacing::tune_viewer_socket(&stream);
         let fd = std::os::fd::AsRawFd::as_raw_fd(&stream);
         let mut io = TimeoutStream::new(stream);
         io.set_write_timeout(Some(state.config.write_timeout));
@@ -294,50 +230,6 @@ async fn accept_loop(listener: TcpListener, state: Arc<RelayState>, shutdown: Ca
     }
 }
 
-/// Tells the user at start-up when a camera cannot be reached, instead of only when the first
-/// viewer arrives. A bare TCP connect, closed at once: it does not take the camera's one stream.
-async fn probe(camera: Arc<Camera>) {
-    let Some((host, port)) = probe_address(&camera.config.source) else {
-        return;
-    };
-    let connect = TcpStream::connect((host.as_str(), port));
-    let error = match tokio::time::timeout(Duration::from_secs(3), connect).await {
-        Ok(Ok(_)) => return,
-        Ok(Err(error)) => error.to_string(),
-        Err(_) => "no answer within 3 s".to_owned(),
-    };
-    tracing::warn!(
-        camera = %camera.name(),
-        url = camera.config.source.url(),
-        %error,
-        "camera unreachable now; camrelay keeps retrying while viewers watch"
-    );
-}
-
-/// Host and port a start-up probe connects to: those of an `http://` camera URL; none for the
-/// built-in demo camera or an unusable URL.
-fn probe_address(source: &SourceSpec) -> Option<(String, u16)> {
-    if matches!(source, SourceSpec::Demo) {
-        return None;
-    }
-    let uri = source.url().parse::<http::Uri>().ok()?;
-    if uri.scheme_str() != Some("http") {
-        return None;
-    }
-    Some((uri.host()?.to_owned(), uri.port_u16().unwrap_or(80)))
-}
-
-fn tune_socket(stream: &TcpStream) {
-    let _ = stream.set_nodelay(true);
-    #[cfg(target_os = "linux")]
-    {
-        let socket = socket2::SockRef::from(stream);
-        if let Err(error) = socket.set_tcp_notsent_lowat(NOTSENT_LOWAT) {
-            tracing::debug!(%error, "TCP_NOTSENT_LOWAT not set");
-        }
-    }
-}
-
 fn connection_error(conn: &ConnInfo, peer: SocketAddr, error: &hyper::Error) {
     let timed_out = std::iter::successors(Some(error as &(dyn std::error::Error + 'static)), |e| {
         e.source()
@@ -346,7 +238,7 @@ fn connection_error(conn: &ConnInfo, peer: SocketAddr, error: &hyper::Error) {
         e.downcast_ref::<std::io::Error>()
             .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
     });
-    match (timed_out, conn.camera.get()) {
+    match (timed_out, conn.camera()) {
         (true, Some(camera)) => {
             camera.stats.evicted.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(camera = %camera.name(), broadcaster = camera.id, %peer, "viewer evicted: it accepted no bytes for the write timeout");
@@ -355,23 +247,5 @@ fn connection_error(conn: &ConnInfo, peer: SocketAddr, error: &hyper::Error) {
             tracing::debug!(%peer, "request head not received in time; connection closed")
         }
         _ => tracing::debug!(%peer, %error, "connection ended with an error"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_http_cameras_are_probed_at_start_up() {
-        assert_eq!(probe_address(&SourceSpec::Demo), None);
-        let stream = SourceSpec::Stream {
-            url: "http://192.168.1.40:81/stream".into(),
-        };
-        assert_eq!(probe_address(&stream), Some(("192.168.1.40".into(), 81)));
-        let default_port = SourceSpec::Stream {
-            url: "http://cam.local/stream".into(),
-        };
-        assert_eq!(probe_address(&default_port), Some(("cam.local".into(), 80)));
     }
 }

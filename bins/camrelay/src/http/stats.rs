@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use crate::camera::stats::{StageMs, ViewerKind};
 use crate::camera::Camera;
-use crate::server::RelayState;
+use crate::state::RelayState;
 
 /// The whole relay.
 #[derive(Debug, Serialize)]
@@ -144,7 +144,7 @@ pub fn relay_stats(state: &RelayState) -> RelayStats {
     RelayStats {
         uptime_s: state.started.elapsed().as_secs_f64(),
         broadcasters: state.cameras.len(),
-        viewers_total: state.admission.total.load(Ordering::Relaxed),
+        viewers_total: state.admission.total(),
         cameras: state
             .cameras
             .iter()
