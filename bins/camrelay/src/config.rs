@@ -111,7 +111,7 @@ pub struct RelayConfig {
     pub max_frame_age: Duration,
     /// A viewer that accepts no bytes for this long is disconnected.
     pub write_timeout: Duration,
-    /// Pace viewers that fall behind on slow links (`TCP_INFO` pacing).
+    /// Pace viewers that fall behind on slow links (see [`mjpeg_serve::pacing`]).
     pub pace_slow_viewers: bool,
     /// How long a client may take to send its request head.
     pub header_read_timeout: Duration,

@@ -18,12 +18,13 @@
 //! # Ok(()) }
 //! ```
 
-pub mod camera;
-pub mod cli;
-pub mod config;
-pub mod error;
-pub mod frame;
-pub mod http;
-pub mod metrics;
-pub mod pacing;
-pub mod server;
+// Module map (one line each: what it owns).
+pub mod camera; // a camera: its broadcasters, upstream supervisor, detector task, viewer counts
+pub mod cli; // command-line flags, turned into a RelayConfig
+pub mod config; // RelayConfig and its defaults, the TOML file
+pub mod error; // ConfigError: why the relay did not start
+pub mod frame; // the relay's frame: mjpeg-serve's Frame + detections + WebSocket JSON text
+pub mod http; // routes: dashboard, MJPEG, WebSocket, SSE, snapshot, stats, metrics
+pub mod metrics; // Prometheus registry and encoding
+pub mod server; // start-up, the accept loop, graceful shutdown
+pub mod state; // RelayState (shared by all) and ConnInfo (one connection)

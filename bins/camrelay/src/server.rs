@@ -2,14 +2,14 @@
 //! and graceful shutdown.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_io_timeout::TimeoutStream;
 use tokio_util::sync::CancellationToken;
@@ -17,71 +17,11 @@ use tokio_util::task::TaskTracker;
 
 use crate::camera::detect::{self, DetectTaskConfig};
 use crate::camera::supervisor::{self, SupervisorConfig};
-use crate::camera::viewer::Admission;
 use crate::camera::Camera;
 use crate::config::{RelayConfig, SourceSpec};
 use crate::error::{ConfigError, StartError};
 use crate::metrics::Metrics;
-
-/// Unsent bytes a viewer socket may hold before it stops being writable (Linux
-/// `TCP_NOTSENT_LOWAT`): keeps stale frames out of kernel buffers so a slow viewer gets fresh
-/// ones, at no cost to viewers that keep up.
-pub const NOTSENT_LOWAT: u32 = 16 * 1024;
-
-/// Shared by every connection and task.
-pub struct RelayState {
-    /// The configuration it runs with.
-    pub config: RelayConfig,
-    /// The cameras, in configuration order.
-    pub cameras: Vec<Arc<Camera>>,
-    /// Viewer limits and the global viewer count.
-    pub admission: Arc<Admission>,
-    /// Prometheus metrics.
-    pub metrics: Arc<Metrics>,
-    /// Start time, for uptime.
-    pub started: Instant,
-}
-
-impl RelayState {
-    /// A camera by name.
-    pub fn camera(&self, name: &str) -> Option<&Arc<Camera>> {
-        self.cameras.iter().find(|c| c.name() == name)
-    }
-
-    /// Whether detection runs for this camera.
-    pub fn detect_enabled(&self, camera: &Camera) -> bool {
-        self.config.detect && camera.config.detect
-    }
-}
-
-/// What a connection's task needs to know about what the connection did.
-#[derive(Default)]
-pub struct ConnInfo {
-    camera: OnceLock<Arc<Camera>>,
-    /// The connection's socket, for pacing a viewer on a slow link (`None` in tests that build
-    /// a `ConnInfo` without one).
-    fd: Option<std::os::fd::RawFd>,
-}
-
-impl ConnInfo {
-    /// Information about the connection on socket `fd`.
-    pub fn new(fd: Option<std::os::fd::RawFd>) -> Self {
-        ConnInfo {
-            camera: OnceLock::new(),
-            fd,
-        }
-    }
-
-    /// A pacer for a viewer on this connection (see [`crate::pacing`]).
-    pub fn pacer(&self) -> Option<crate::pacing::Pacer> {
-        self.fd.and_then(crate::pacing::Pacer::new)
-    }
-
-    /// Records that this connection is a viewer of `camera` (for eviction counts).
-    pub fn watching(&self, camera: &Arc<Camera>) {
-        let _ = self.camera.set(camera.clone());
-    }
-}
+use crate::state::{ConnInfo, RelayState};
 
 /// A running relay.
 pub struct RelayHandle {
@@ -182,11 +122,10 @@ pub async fn start(mut config: RelayConfig) -> Result<RelayHandle, StartError> {
         cameras.push(camera);
     }
     metrics.register(cameras.clone());
-    let admission = Arc::new(Admission {
-        total: AtomicUsize::new(0),
-        max_total: config.max_viewers,
-        max_per_camera: config.max_viewers_per_camera,
-    });
+    let admission = Arc::new(mjpeg_serve::Admission::new(
+        config.max_viewers,
+        config.max_viewers_per_camera,
+    ));
     let state = Arc::new(RelayState {
         config,
         cameras,
@@ -241,7 +180,7 @@ async fn accept_loop(listener: TcpListener, state: Arc<RelayState>, shutdown: Ca
             },
             _ = shutdown.cancelled() => break,
         };
-        tune_socket(&stream);
+        mjpeg_serve::pacing::tune_viewer_socket(&stream);
         let fd = std::os::fd::AsRawFd::as_raw_fd(&stream);
         let mut io = TimeoutStream::new(stream);
         io.set_write_timeout(Some(state.config.write_timeout));
@@ -288,17 +227,6 @@ async fn accept_loop(listener: TcpListener, state: Arc<RelayState>, shutdown: Ca
     }
 }
 
-fn tune_socket(stream: &TcpStream) {
-    let _ = stream.set_nodelay(true);
-    #[cfg(target_os = "linux")]
-    {
-        let socket = socket2::SockRef::from(stream);
-        if let Err(error) = socket.set_tcp_notsent_lowat(NOTSENT_LOWAT) {
-            tracing::debug!(%error, "TCP_NOTSENT_LOWAT not set");
-        }
-    }
-}
-
 fn connection_error(conn: &ConnInfo, peer: SocketAddr, error: &hyper::Error) {
     let timed_out = std::iter::successors(Some(error as &(dyn std::error::Error + 'static)), |e| {
         e.source()
@@ -307,7 +235,7 @@ fn connection_error(conn: &ConnInfo, peer: SocketAddr, error: &hyper::Error) {
         e.downcast_ref::<std::io::Error>()
             .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
     });
-    match (timed_out, conn.camera.get()) {
+    match (timed_out, conn.camera()) {
         (true, Some(camera)) => {
             camera.stats.evicted.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(camera = %camera.name(), broadcaster = camera.id, %peer, "viewer evicted: it accepted no bytes for the write timeout");

@@ -16,7 +16,7 @@ use yolo_detect::{Detector, DetectorConfig};
 
 use super::stats::StageMs;
 use super::Camera;
-use crate::frame::{DetectionMeta, Frame, SharedFrame};
+use crate::frame::{DetectionMeta, Frame, FrameMeta, SharedFrame};
 
 /// Settings of a detection task.
 #[derive(Debug, Clone)]
@@ -175,7 +175,7 @@ async fn detect_while_watched(
                     annotated.jpeg.into(),
                     frame.camera_time,
                     frame.state,
-                    Some(Arc::new(meta)),
+                    FrameMeta::detected(meta),
                 );
                 publisher.publish(Arc::new(out));
             }

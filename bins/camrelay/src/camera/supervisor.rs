@@ -209,7 +209,13 @@ impl Supervisor {
         }
         let time = frame.camera_time.unwrap_or(frame.received_wall);
         let id = self.camera.next_frame_id.fetch_add(1, Ordering::Relaxed);
-        let frame = Arc::new(Frame::new(id, frame.jpeg, time, FrameState::Live, None));
+        let frame = Arc::new(Frame::new(
+            id,
+            frame.jpeg,
+            time,
+            FrameState::Live,
+            Default::default(),
+        ));
         stats.frame_id.store(id, Ordering::Relaxed);
         self.send(frame);
     }
@@ -251,7 +257,13 @@ impl Supervisor {
                 ],
             );
             let id = self.camera.next_frame_id.fetch_add(1, Ordering::Relaxed);
-            let frame = Frame::new(id, jpeg, Timestamp::now(), FrameState::Offline, None);
+            let frame = Frame::new(
+                id,
+                jpeg,
+                Timestamp::now(),
+                FrameState::Offline,
+                Default::default(),
+            );
             self.camera
                 .stats
                 .placeholders

@@ -25,10 +25,11 @@ use http::{header, HeaderValue, Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 
 use crate::camera::stats::ViewerKind;
-use crate::camera::viewer::{Refused, Viewer};
+use crate::camera::viewer::{self, Viewer};
 use crate::camera::Camera;
-use crate::server::{ConnInfo, RelayState};
+use crate::state::{ConnInfo, RelayState};
 use body::{RelayBody, SseBody};
+use mjpeg_serve::Refused;
 
 const DASHBOARD: &str = include_str!("../../assets/dashboard.html");
 
@@ -106,15 +107,15 @@ pub(crate) fn admit(
             "detection is disabled for this camera\n",
         )));
     }
-    match Viewer::admit(camera, &state.admission, kind, state.config.max_frame_age) {
+    match viewer::admit(camera, &state.admission, kind, state.config.max_frame_age) {
         Ok(viewer) => {
             conn.watching(camera);
             Ok(viewer)
         }
         Err(refused) => {
             let why = match refused {
-                Refused::RelayFull => "the relay has reached --max-viewers\n",
-                Refused::CameraFull => "this camera has reached --max-viewers-per-camera\n",
+                Refused::TotalFull => "the relay has reached --max-viewers\n",
+                Refused::GroupFull => "this camera has reached --max-viewers-per-camera\n",
             };
             tracing::warn!(camera = %camera.name(), reason = why.trim(), "viewer refused");
             let mut response = text(StatusCode::SERVICE_UNAVAILABLE, why);

@@ -1,14 +1,12 @@
 //! `GET /api/stats`: what every broadcaster is doing (documented in `docs/api.md`). Each
 //! camera's part is its [`CameraSnapshot`], the same reading `/metrics` encodes.
 
-use std::sync::atomic::Ordering;
-
 use serde::Serialize;
 
 pub use crate::camera::snapshot::{
     CameraSnapshot, DetectorView, UpstreamView, ViewerView, ViewersView,
 };
-use crate::server::RelayState;
+use crate::state::RelayState;
 
 /// The whole relay.
 #[derive(Debug, Serialize)]
@@ -28,7 +26,7 @@ pub fn relay_stats(state: &RelayState) -> RelayStats {
     RelayStats {
         uptime_s: state.started.elapsed().as_secs_f64(),
         broadcasters: state.cameras.len(),
-        viewers_total: state.admission.total.load(Ordering::Relaxed),
+        viewers_total: state.admission.total(),
         cameras: state.cameras.iter().map(|c| c.snapshot()).collect(),
     }
 }

@@ -1,33 +1,21 @@
-//! WebSocket viewers: `GET /cams/{name}/ws?stream=raw|detect`. Per frame a JSON text message
-//! (frame id, camera time, detections) then the JPEG as one binary message. Same queue rules as
-//! the MJPEG viewers: the viewer's own bounded queue, nobody waits for a slow socket.
+//! WebSocket viewers: `GET /cams/{name}/ws?stream=raw|detect`. The handshake is here; the
+//! connection is `mjpeg-serve`'s [`ws::serve`]: per frame a JSON text message (frame id, camera
+//! time, detections) then the JPEG as one binary message, in one vectored write, with the same
+//! queue, age and pacing rules as the MJPEG viewers.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
-use futures_util::{SinkExt, StreamExt};
 use http::{header, HeaderValue, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
+use mjpeg_serve::{ws, ErrorKind, PacedViewer};
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::WebSocketStream;
 
 use super::body::RelayBody;
 use super::{admit, text};
 use crate::camera::stats::ViewerKind;
 use crate::camera::Camera;
-use crate::pacing::PacedViewer;
-use crate::server::{ConnInfo, RelayState};
-
-/// Largest message a client may send (it has nothing to say beyond small control text).
-const MAX_CLIENT_MESSAGE: usize = 4 * 1024;
-/// How often the server pings.
-const PING_EVERY: Duration = Duration::from_secs(15);
-/// A client that answered no ping for this long is gone.
-const PONG_TIMEOUT: Duration = Duration::from_secs(45);
+use crate::state::{ConnInfo, RelayState};
 
 pub(super) fn upgrade(
     state: &Arc<RelayState>,
@@ -61,29 +49,33 @@ pub(super) fn upgrade(
         Err(response) => return *response,
     };
     let on_upgrade = hyper::upgrade::on(&mut req);
-    let write_timeout = state.config.write_timeout;
+    let config = ws::WsConfig {
+        write_timeout: state.config.write_timeout,
+        ..ws::WsConfig::default()
+    };
     let pacer = if state.config.pace_slow_viewers {
         conn.pacer()
     } else {
         None
     };
     let viewer = PacedViewer::new(viewer, pacer);
-    let stream_name = if kind.is_detect() { "detect" } else { "raw" };
+    let stream = if kind.is_detect() { "detect" } else { "raw" };
+    let camera = camera.clone();
     tokio::spawn(async move {
-        match on_upgrade.await {
-            Ok(upgraded) => {
-                let config = WebSocketConfig::default()
-                    .max_message_size(Some(MAX_CLIENT_MESSAGE))
-                    .max_frame_size(Some(MAX_CLIENT_MESSAGE));
-                let ws = WebSocketStream::from_raw_socket(
-                    TokioIo::new(upgraded),
-                    Role::Server,
-                    Some(config),
-                )
-                .await;
-                serve(ws, viewer, stream_name, write_timeout).await;
+        let upgraded = match on_upgrade.await {
+            Ok(upgraded) => upgraded,
+            Err(error) => return tracing::debug!(%error, "WebSocket upgrade failed"),
+        };
+        let text =
+            |frame: &crate::frame::Frame| crate::frame::ws_text(frame, camera.name(), stream);
+        match ws::serve(TokioIo::new(upgraded), viewer, text, &config).await {
+            Ok(()) => {}
+            Err(error) if error.kind() == ErrorKind::WriteTimeout => {
+                tracing::warn!(camera = %camera.name(), "WebSocket viewer evicted: write timeout")
             }
-            Err(error) => tracing::debug!(%error, "WebSocket upgrade failed"),
+            Err(error) => {
+                tracing::debug!(camera = %camera.name(), %error, "WebSocket viewer closed")
+            }
         }
     });
     let mut response = Response::new(RelayBody::Full(None));
@@ -95,72 +87,4 @@ pub(super) fn upgrade(
         headers.insert(header::SEC_WEBSOCKET_ACCEPT, value);
     }
     response
-}
-
-async fn serve<S>(
-    ws: WebSocketStream<S>,
-    mut viewer: PacedViewer,
-    stream_name: &'static str,
-    write_timeout: Duration,
-) where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
-{
-    let (mut sink, mut incoming) = ws.split();
-    let mut ping = tokio::time::interval(PING_EVERY);
-    ping.reset();
-    let mut last_heard = Instant::now();
-    let camera = viewer.viewer().camera().clone();
-    let close = loop {
-        tokio::select! {
-            frame = viewer.next_frame() => {
-                let Some(frame) = frame else {
-                    break Some(CloseFrame { code: CloseCode::Away, reason: "relay shutting down".into() });
-                };
-                let meta = frame.ws_meta(camera.name(), stream_name).to_owned();
-                let send = async {
-                    sink.feed(Message::Text(meta.into())).await?;
-                    sink.send(Message::Binary(frame.jpeg.clone())).await
-                };
-                match tokio::time::timeout(write_timeout, send).await {
-                    Ok(Ok(())) => {}
-                    Ok(Err(error)) => {
-                        tracing::debug!(%error, "WebSocket viewer write failed");
-                        break None;
-                    }
-                    Err(_) => {
-                        camera.stats.evicted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        tracing::warn!(camera = %camera.name(), "WebSocket viewer evicted: write timeout");
-                        break None;
-                    }
-                }
-            }
-            message = incoming.next() => match message {
-                Some(Ok(Message::Close(_))) | None => break None,
-                Some(Ok(Message::Binary(_))) => break Some(CloseFrame {
-                    code: CloseCode::Unsupported,
-                    reason: "clients send no binary messages".into(),
-                }),
-                Some(Ok(_)) => last_heard = Instant::now(),
-                Some(Err(error)) => {
-                    tracing::debug!(%error, "WebSocket viewer sent a bad message; closing");
-                    break Some(CloseFrame { code: CloseCode::Policy, reason: "bad message".into() });
-                }
-            },
-            _ = ping.tick() => {
-                if last_heard.elapsed() > PONG_TIMEOUT {
-                    break Some(CloseFrame { code: CloseCode::Away, reason: "ping timeout".into() });
-                }
-                if sink.send(Message::Ping(Default::default())).await.is_err() {
-                    break None;
-                }
-            }
-        }
-    };
-    if let Some(frame) = close {
-        let _ = tokio::time::timeout(
-            Duration::from_secs(1),
-            sink.send(Message::Close(Some(frame))),
-        )
-        .await;
-    }
 }

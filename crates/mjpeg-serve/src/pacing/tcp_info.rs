@@ -1,4 +1,4 @@
-//! The one `getsockopt(TCP_INFO)` call of the relay (Linux), reduced to what pacing needs.
+//! The one `getsockopt(TCP_INFO)` call (Linux), reduced to what pacing needs.
 
 use std::io;
 use std::mem::{size_of, MaybeUninit};
@@ -6,22 +6,7 @@ use std::os::fd::RawFd;
 
 use linux_raw_sys::net::tcp_info;
 
-/// What the kernel says about one connection's queues, in bytes.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct SocketQueues {
-    /// Written by the relay, not yet sent (`tcpi_notsent_bytes`).
-    pub notsent: u64,
-    /// The peer's receive window as last advertised (`tcpi_snd_wnd`): shrinks while the
-    /// viewer's application leaves received bytes unread.
-    pub peer_window: u64,
-    /// Sent beyond what the path holds (bytes in flight minus delivery rate x minimum RTT):
-    /// bytes waiting in some router's queue.
-    pub network_queue: u64,
-    /// The recent delivery rate, bytes per second (`tcpi_delivery_rate`; 0 before any).
-    pub delivery_rate: u64,
-    /// Total time the peer's window held the sender back, in µs (`tcpi_rwnd_limited`).
-    pub window_limited_us: u64,
-}
+use super::SocketQueues;
 
 /// Reads the queues of the TCP socket `fd`.
 ///

@@ -1,0 +1,71 @@
+//! The state shared by every connection and task: configuration, cameras, viewer admission,
+//! metrics; and what one connection knows about itself.
+
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+use mjpeg_serve::{Admission, Pacer};
+
+use crate::camera::Camera;
+use crate::config::RelayConfig;
+use crate::metrics::Metrics;
+
+/// Shared by every connection and task.
+pub struct RelayState {
+    /// The configuration it runs with.
+    pub config: RelayConfig,
+    /// The cameras, in configuration order.
+    pub cameras: Vec<Arc<Camera>>,
+    /// Viewer limits and the global viewer count.
+    pub admission: Arc<Admission>,
+    /// Prometheus metrics.
+    pub metrics: Arc<Metrics>,
+    /// Start time, for uptime.
+    pub started: Instant,
+}
+
+impl RelayState {
+    /// A camera by name.
+    pub fn camera(&self, name: &str) -> Option<&Arc<Camera>> {
+        self.cameras.iter().find(|c| c.name() == name)
+    }
+
+    /// Whether detection runs for this camera.
+    pub fn detect_enabled(&self, camera: &Camera) -> bool {
+        self.config.detect && camera.config.detect
+    }
+}
+
+/// What a connection's task needs to know about what the connection did.
+#[derive(Default)]
+pub struct ConnInfo {
+    camera: OnceLock<Arc<Camera>>,
+    /// The connection's socket, for pacing a viewer on a slow link (`None` in tests that build
+    /// a `ConnInfo` without one).
+    fd: Option<std::os::fd::RawFd>,
+}
+
+impl ConnInfo {
+    /// Information about the connection on socket `fd`.
+    pub fn new(fd: Option<std::os::fd::RawFd>) -> Self {
+        ConnInfo {
+            camera: OnceLock::new(),
+            fd,
+        }
+    }
+
+    /// A pacer for a viewer on this connection (see [`mjpeg_serve::pacing`]).
+    pub fn pacer(&self) -> Option<Pacer> {
+        self.fd.and_then(Pacer::new)
+    }
+
+    /// Records that this connection is a viewer of `camera` (for eviction counts).
+    pub fn watching(&self, camera: &Arc<Camera>) {
+        let _ = self.camera.set(camera.clone());
+    }
+
+    /// The camera this connection watches, if it is a viewer.
+    pub fn camera(&self) -> Option<&Arc<Camera>> {
+        self.camera.get()
+    }
+}
