@@ -12,6 +12,7 @@ use std::time::Duration;
 use clap::parser::ValueSource;
 use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser};
 
+use crate::auth::{AccessSettings, Secret};
 use crate::config::{CameraConfig, FileConfig, RelayConfig};
 use crate::error::ConfigError;
 
@@ -82,6 +83,39 @@ pub struct Args {
     /// Turn detection off.
     #[arg(long)]
     pub no_detect: bool,
+    /// A token with admin rights on every camera (repeatable; comma-separated in the
+    /// environment). Adds to the file's `[[auth.token]]` entries.
+    #[arg(
+        long = "admin-token",
+        value_name = "TOKEN",
+        env = "CAMRELAY_ADMIN_TOKEN",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    pub admin_tokens: Vec<Secret>,
+    /// A token that may watch every camera (repeatable; comma-separated in the environment).
+    #[arg(
+        long = "viewer-token",
+        value_name = "TOKEN",
+        env = "CAMRELAY_VIEWER_TOKEN",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    pub viewer_tokens: Vec<Secret>,
+    /// A token that may read /metrics only (wins over the file's `metrics_token`).
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "CAMRELAY_METRICS_TOKEN",
+        hide_env_values = true
+    )]
+    pub metrics_token: Option<Secret>,
+    /// Serve HTTPS/WSS with this PEM certificate chain (needs --tls-key; reloaded on SIGHUP).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key for --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
     /// The options the user gave (clap ids), which win over the config file.
     #[arg(skip)]
     given: BTreeSet<String>,
@@ -145,6 +179,31 @@ impl Args {
         })
     }
 
+    /// Tokens add up (the file's `[[auth.token]]` entries, then the options); a
+    /// `--metrics-token` replaces the file's metrics token, `--tls-cert`/`--tls-key` its `[tls]`.
+    fn access(
+        &self,
+        file_auth: Option<relay_auth::AuthConfig>,
+        file_tls: Option<relay_auth::tls::TlsFiles>,
+    ) -> AccessSettings {
+        let mut file = file_auth.unwrap_or_default();
+        if self.given.contains("metrics_token") {
+            file.metrics_token = None;
+            file.metrics_token_sha256 = None;
+        }
+        let cli_tls = match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => Some(relay_auth::tls::TlsFiles::new(cert, key)),
+            _ => None,
+        };
+        AccessSettings {
+            file,
+            admin_tokens: self.admin_tokens.iter().map(|t| t.0.clone()).collect(),
+            viewer_tokens: self.viewer_tokens.iter().map(|t| t.0.clone()).collect(),
+            metrics_token: self.metrics_token.as_ref().map(|t| t.0.clone()),
+            tls: self.pick("tls_cert", cli_tls, file_tls.map(Some)),
+        }
+    }
+
     /// Turns the arguments (and the config file they name) into a relay configuration.
     pub fn into_config(self) -> Result<RelayConfig, ConfigError> {
         let file = match &self.config {
@@ -185,6 +244,7 @@ impl Args {
             ),
             detect: !self.pick("no_detect", self.no_detect, file.no_detect),
             model: self.pick("model", self.model.clone(), file.model.map(Some)),
+            access: self.access(file.auth, file.tls),
             ..RelayConfig::default()
         })
     }

@@ -129,6 +129,8 @@ pub struct RelayConfig {
     pub model: Option<PathBuf>,
     /// JPEG quality of annotated frames.
     pub detect_jpeg_quality: u8,
+    /// Access tokens and TLS (none: open relay over plain HTTP).
+    pub access: crate::auth::AccessSettings,
 }
 
 impl Default for RelayConfig {
@@ -151,6 +153,7 @@ impl Default for RelayConfig {
             detect: true,
             model: None,
             detect_jpeg_quality: 80,
+            access: crate::auth::AccessSettings::default(),
         }
     }
 }
@@ -278,6 +281,10 @@ pub struct FileConfig {
     /// The cameras.
     #[serde(default)]
     pub camera: Vec<FileCamera>,
+    /// Access tokens (`[[auth.token]]`, `metrics_token`); they add to the token options.
+    pub auth: Option<relay_auth::AuthConfig>,
+    /// HTTPS/WSS certificate and key (`[tls]` with `cert` and `key`).
+    pub tls: Option<relay_auth::tls::TlsFiles>,
 }
 
 /// One `[[camera]]` table.

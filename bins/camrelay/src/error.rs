@@ -112,6 +112,8 @@ pub enum StartErrorKind {
     Model,
     /// The listen address could not be bound.
     Bind,
+    /// A token or the TLS certificate is unusable (see [`relay_auth::ErrorKind`]).
+    Auth(relay_auth::ErrorKind),
 }
 
 /// Why [`crate::server::start`] could not start the relay.
@@ -147,6 +149,9 @@ pub enum StartError {
         #[source]
         source: std::io::Error,
     },
+    /// A token or the TLS certificate is unusable (the error never shows a token).
+    #[error("access control: {0}")]
+    Auth(#[from] relay_auth::AuthError),
 }
 
 impl StartError {
@@ -170,6 +175,7 @@ impl StartError {
             StartError::Source { .. } => StartErrorKind::Source,
             StartError::Model { .. } => StartErrorKind::Model,
             StartError::Bind { .. } => StartErrorKind::Bind,
+            StartError::Auth(error) => StartErrorKind::Auth(error.kind()),
         }
     }
 
@@ -178,6 +184,9 @@ impl StartError {
     pub fn exit_code(&self) -> u8 {
         match self.kind() {
             StartErrorKind::Config(_) => 2,
+            StartErrorKind::Auth(
+                relay_auth::ErrorKind::InvalidToken | relay_auth::ErrorKind::DuplicateToken,
+            ) => 2,
             _ => 1,
         }
     }

@@ -19,6 +19,7 @@
 //! ```
 
 // Module map (one line each: what it owns).
+pub mod auth; // access tokens and TLS settings (relay-auth)
 pub mod camera; // a camera: its broadcasters, upstream supervisor, detector task, viewer counts
 pub mod cli; // command-line flags, turned into a RelayConfig
 pub mod config; // RelayConfig and its defaults, the TOML file

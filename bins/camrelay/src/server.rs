@@ -78,6 +78,11 @@ pub async fn start(mut config: RelayConfig) -> Result<RelayHandle, StartError> {
             return Err(StartError::model_file_missing(model));
         }
     }
+    let auth = Arc::new(config.access.token_store()?);
+    let tls = config.access.tls()?;
+    if let Some(tls) = &tls {
+        relay_auth::tls::spawn_reload_on_sighup(tls.clone())?;
+    }
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|source| StartError::Bind {
@@ -88,6 +93,7 @@ pub async fn start(mut config: RelayConfig) -> Result<RelayHandle, StartError> {
         addr: config.listen,
         source,
     })?;
+    relay_auth::warn_if_exposed(addr, &auth);
     let shutdown = CancellationToken::new();
     let metrics = Arc::new(Metrics::default());
     let mut cameras = Vec::new();
@@ -132,7 +138,10 @@ pub async fn start(mut config: RelayConfig) -> Result<RelayHandle, StartError> {
         admission,
         metrics,
         started: Instant::now(),
+        secure: tls.is_some(),
+        auth,
     });
+    let scheme = if tls.is_some() { "https" } else { "http" };
     for camera in &state.cameras {
         let what = match &camera.config.source {
             SourceSpec::Demo => "built-in demo camera".to_owned(),
@@ -141,13 +150,14 @@ pub async fn start(mut config: RelayConfig) -> Result<RelayHandle, StartError> {
         tracing::info!(
             camera = %camera.name(),
             broadcaster = camera.id,
-            "serving {what} at http://{addr}/cams/{}/stream",
+            "serving {what} at {scheme}://{addr}/cams/{}/stream",
             camera.name()
         );
     }
     tasks.push(tokio::spawn(accept_loop(
         listener,
         state.clone(),
+        tls,
         shutdown.clone(),
     )));
     Ok(RelayHandle {
@@ -158,7 +168,12 @@ pub async fn start(mut config: RelayConfig) -> Result<RelayHandle, StartError> {
     })
 }
 
-async fn accept_loop(listener: TcpListener, state: Arc<RelayState>, shutdown: CancellationToken) {
+async fn accept_loop(
+    listener: TcpListener,
+    state: Arc<RelayState>,
+    tls: Option<Arc<relay_auth::tls::ReloadableTls>>,
+    shutdown: CancellationToken,
+) {
     // Every connection task, so that shutdown can wait for them.
     let connections = TaskTracker::new();
     let mut builder = http1::Builder::new();
@@ -182,37 +197,29 @@ async fn accept_loop(listener: TcpListener, state: Arc<RelayState>, shutdown: Ca
         };
         mjpeg_serve::pacing::tune_viewer_socket(&stream);
         let fd = std::os::fd::AsRawFd::as_raw_fd(&stream);
-        let mut io = TimeoutStream::new(stream);
-        io.set_write_timeout(Some(state.config.write_timeout));
-        let io = TokioIo::new(Box::pin(io));
         let conn_info = Arc::new(ConnInfo::new(Some(fd)));
-        let service = {
-            let state = state.clone();
-            let conn_info = conn_info.clone();
-            service_fn(move |req| {
-                let state = state.clone();
-                let conn_info = conn_info.clone();
-                async move {
-                    Ok::<_, std::convert::Infallible>(
-                        crate::http::route(state, conn_info, req).await,
-                    )
-                }
-            })
-        };
-        let connection = builder.serve_connection(io, service).with_upgrades();
-        let shutdown = shutdown.clone();
+        let acceptor = tls.as_ref().map(|tls| tls.acceptor());
+        let (state, builder, shutdown) = (state.clone(), builder.clone(), shutdown.clone());
         connections.spawn(async move {
-            tokio::pin!(connection);
-            let result = tokio::select! {
-                result = connection.as_mut() => result,
-                _ = shutdown.cancelled() => {
-                    // Finish the response in flight; streams end as their broadcasts close.
-                    connection.as_mut().graceful_shutdown();
-                    connection.await
+            // TLS (when configured) sits above the timed socket, so the write timeout and the
+            // pacer (which reads the raw fd) see the encrypted bytes on the wire.
+            let mut io = TimeoutStream::new(stream);
+            io.set_write_timeout(Some(state.config.write_timeout));
+            let io = Box::pin(io);
+            match acceptor {
+                None => serve(builder, TokioIo::new(io), state, conn_info, peer, shutdown).await,
+                Some(acceptor) => {
+                    let handshake =
+                        tokio::time::timeout(state.config.header_read_timeout, acceptor.accept(io));
+                    match handshake.await {
+                        Ok(Ok(tls)) => {
+                            serve(builder, TokioIo::new(tls), state, conn_info, peer, shutdown)
+                                .await
+                        }
+                        Ok(Err(error)) => tracing::debug!(%peer, %error, "TLS handshake failed"),
+                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                    }
                 }
-            };
-            if let Err(error) = result {
-                connection_error(&conn_info, peer, &error);
             }
         });
     }
@@ -224,6 +231,42 @@ async fn accept_loop(listener: TcpListener, state: Arc<RelayState>, shutdown: Ca
         .is_err()
     {
         tracing::warn!("some connections did not close within 5 s");
+    }
+}
+
+/// Serves one connection (plain or TLS) until it ends or the relay shuts down.
+async fn serve<I>(
+    builder: http1::Builder,
+    io: I,
+    state: Arc<RelayState>,
+    conn_info: Arc<ConnInfo>,
+    peer: SocketAddr,
+    shutdown: CancellationToken,
+) where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let service = {
+        let conn_info = conn_info.clone();
+        service_fn(move |req| {
+            let state = state.clone();
+            let conn_info = conn_info.clone();
+            async move {
+                Ok::<_, std::convert::Infallible>(crate::http::route(state, conn_info, req).await)
+            }
+        })
+    };
+    let connection = builder.serve_connection(io, service).with_upgrades();
+    tokio::pin!(connection);
+    let result = tokio::select! {
+        result = connection.as_mut() => result,
+        _ = shutdown.cancelled() => {
+            // Finish the response in flight; streams end as their broadcasts close.
+            connection.as_mut().graceful_shutdown();
+            connection.await
+        }
+    };
+    if let Err(error) = result {
+        connection_error(&conn_info, peer, &error);
     }
 }
 

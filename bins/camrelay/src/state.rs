@@ -22,6 +22,10 @@ pub struct RelayState {
     pub metrics: Arc<Metrics>,
     /// Start time, for uptime.
     pub started: Instant,
+    /// Who may do what (open when no token is configured); see [`crate::http::access`].
+    pub auth: Arc<relay_auth::TokenStore>,
+    /// Whether connections are HTTPS (login cookies are then `Secure`).
+    pub secure: bool,
 }
 
 impl RelayState {

@@ -13,7 +13,11 @@
 //! | `GET /api/stats` | JSON stats |
 //! | `GET /metrics` | Prometheus metrics |
 //! | `GET /healthz` | liveness |
+//! | `GET`/`POST /login`, `/logout` | dashboard login (token cookie) |
+//!
+//! Who may call each route is decided in one place, [`access::ROUTES`], before routing.
 
+pub mod access;
 pub mod body;
 mod snapshot;
 pub mod stats;
@@ -39,6 +43,10 @@ pub async fn route(
     conn: Arc<ConnInfo>,
     req: Request<Incoming>,
 ) -> Response<RelayBody> {
+    let req = match access::gate(&state, req).await {
+        Ok(req) => req,
+        Err(response) => return response,
+    };
     if req.method() != Method::GET && req.method() != Method::HEAD {
         return text(StatusCode::METHOD_NOT_ALLOWED, "only GET is supported\n");
     }
@@ -48,7 +56,7 @@ pub async fn route(
     match segments.as_slice() {
         [""] => html(DASHBOARD),
         ["healthz"] => text(StatusCode::OK, "ok\n"),
-        ["api", "stats"] => json(&stats::relay_stats(&state)),
+        ["api", "stats"] => json(&stats::visible_stats(&state, &access::grant_of(&req))),
         ["metrics"] => {
             let mut response = Response::new(RelayBody::full(state.metrics.encode()));
             response.headers_mut().insert(
@@ -193,6 +201,10 @@ pub(crate) fn text(status: StatusCode, body: impl Into<bytes::Bytes>) -> Respons
 }
 
 fn html(page: &'static str) -> Response<RelayBody> {
+    html_page(page)
+}
+
+pub(crate) fn html_page(page: impl Into<bytes::Bytes>) -> Response<RelayBody> {
     let mut response = Response::new(RelayBody::full(page));
     response.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -30,3 +30,14 @@ pub fn relay_stats(state: &RelayState) -> RelayStats {
         cameras: state.cameras.iter().map(|c| c.snapshot()).collect(),
     }
 }
+
+/// The stats document with only the cameras `grant` may watch.
+pub fn visible_stats(state: &RelayState, grant: &relay_auth::Grant) -> RelayStats {
+    let mut stats = relay_stats(state);
+    if !grant.is_open() && grant.cameras().is_some() {
+        stats.cameras.retain(|c| grant.allows_camera(&c.name));
+        stats.broadcasters = stats.cameras.len();
+        stats.viewers_total = stats.cameras.iter().map(|c| c.viewers.total).sum();
+    }
+    stats
+}

@@ -1,0 +1,258 @@
+//! Who may call which route: every request is classified against [`ROUTES`] and authorized
+//! **before** any handler looks up a camera, so an unknown camera and a forbidden one get the
+//! same answer (403 with a token, 401 without), and a route missing from the table needs an
+//! unrestricted admin token (it fails closed).
+//!
+//! With no token configured the relay is open, as on 127.0.0.1 out of the box.
+
+use http::{header, HeaderValue, Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+use relay_auth::{login, Denied, Grant, Need};
+
+use super::body::RelayBody;
+use super::text;
+use crate::state::RelayState;
+
+/// What a route needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone (`/healthz`, `/login`, `/logout`).
+    Open,
+    /// Any viewer or admin token; the handler shows only the cameras the token allows.
+    Viewer,
+    /// A viewer of the first camera (`/stream`, `/ws`).
+    ViewerOfFirst,
+    /// A viewer of the camera named by the `{camera}` path segment.
+    ViewerOfPath,
+    /// A viewer of the camera named by the `camera=` query parameter; without one, a viewer
+    /// of every camera.
+    ViewerOfQuery,
+    /// An admin of the camera named by the `{camera}` path segment.
+    AdminOfPath,
+    /// The metrics token, or an admin of every camera.
+    Metrics,
+}
+
+/// One row of the route table.
+#[derive(Debug, Clone, Copy)]
+pub struct RouteSpec {
+    /// `GET` (which also matches `HEAD`) or `POST`.
+    pub method: &'static str,
+    /// The path; a `{camera}` segment matches any camera name.
+    pub pattern: &'static str,
+    /// What it needs.
+    pub access: Access,
+}
+
+const fn get(pattern: &'static str, access: Access) -> RouteSpec {
+    RouteSpec {
+        method: "GET",
+        pattern,
+        access,
+    }
+}
+
+/// Every route of the relay and what it needs: the one place where access is decided (the
+/// handlers in [`super::route`] never check tokens). `docs/api.md` lists the same roles.
+pub const ROUTES: &[RouteSpec] = &[
+    get("/healthz", Access::Open),
+    get("/login", Access::Open),
+    RouteSpec {
+        method: "POST",
+        pattern: "/login",
+        access: Access::Open,
+    },
+    get("/logout", Access::Open),
+    RouteSpec {
+        method: "POST",
+        pattern: "/logout",
+        access: Access::Open,
+    },
+    get("/", Access::Viewer),
+    get("/api/stats", Access::Viewer),
+    get("/metrics", Access::Metrics),
+    get("/stream", Access::ViewerOfFirst),
+    get("/stream/proxy", Access::ViewerOfFirst),
+    get("/stream/detect", Access::ViewerOfFirst),
+    get("/ws", Access::ViewerOfFirst),
+    get("/cams/{camera}/stream", Access::ViewerOfPath),
+    get("/cams/{camera}/stream/detect", Access::ViewerOfPath),
+    get("/cams/{camera}/snapshot.jpg", Access::ViewerOfPath),
+    get("/cams/{camera}/detections", Access::ViewerOfPath),
+    get("/cams/{camera}/ws", Access::ViewerOfPath),
+    get("/api/recordings", Access::ViewerOfQuery),
+    // Exports hand out footage beyond the live view: admin (issue #21).
+    get("/cams/{camera}/recording.mp4", Access::AdminOfPath),
+];
+
+/// The row a request matches and the camera its `{camera}` segment names.
+pub fn classify<'a>(
+    method: &Method,
+    path: &'a str,
+) -> Option<(&'static RouteSpec, Option<&'a str>)> {
+    let method = if method == Method::HEAD {
+        "GET"
+    } else {
+        method.as_str()
+    };
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    ROUTES
+        .iter()
+        .filter(|spec| spec.method == method)
+        .find_map(|spec| {
+            let pattern: Vec<&str> = spec.pattern.trim_start_matches('/').split('/').collect();
+            if pattern.len() != segments.len() {
+                return None;
+            }
+            let mut camera = None;
+            for (want, got) in pattern.iter().zip(&segments) {
+                match *want {
+                    "{camera}" => camera = Some(*got),
+                    literal if literal == *got => {}
+                    _ => return None,
+                }
+            }
+            Some((spec, camera))
+        })
+}
+
+fn query_param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
+    query
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value)
+}
+
+/// Authorizes a request against [`ROUTES`] and answers the login routes itself. Passes the
+/// request on (with its [`Grant`] in the extensions) or answers 401/403.
+pub async fn gate(
+    state: &RelayState,
+    mut req: Request<Incoming>,
+) -> Result<Request<Incoming>, Response<RelayBody>> {
+    let path = req.uri().path().to_owned();
+    let query = req.uri().query().unwrap_or("").to_owned();
+    let first = state.cameras.first().map(|c| c.name().to_owned());
+    let classified = classify(req.method(), &path);
+    let (need, unrestricted) = match classified {
+        Some((spec, _)) if spec.pattern == "/login" || spec.pattern == "/logout" => {
+            return Err(login_route(state, spec, req).await)
+        }
+        Some((spec, camera)) => match spec.access {
+            Access::Open => return Ok(req),
+            Access::Viewer => (Need::view(None), false),
+            Access::ViewerOfFirst => (Need::view(Some(first.as_deref().unwrap_or(""))), false),
+            Access::ViewerOfPath => (Need::view(camera), false),
+            Access::ViewerOfQuery => match query_param(&query, "camera") {
+                Some(camera) => (Need::view(Some(camera)), false),
+                None => (Need::view(None), true),
+            },
+            Access::AdminOfPath => (Need::admin(camera), false),
+            Access::Metrics => (Need::metrics(), false),
+        },
+        // Not in the table: a state-changing method or an unknown path. Fail closed; an
+        // unrestricted admin then gets the router's 404 or 405.
+        None => (Need::admin_all(), false),
+    };
+    let grant = match state.auth.authorize(&req, need) {
+        Ok(grant) => grant,
+        Err(Denied::Unauthenticated) if path == "/" => {
+            let mut page = super::html_page(login::login_page(false));
+            *page.status_mut() = StatusCode::UNAUTHORIZED;
+            return Err(page);
+        }
+        Err(denied) => return Err(denied_response(denied)),
+    };
+    if unrestricted && grant.cameras().is_some() {
+        return Err(denied_response(Denied::Forbidden));
+    }
+    // An unknown camera answers like a forbidden one: nothing says which cameras exist.
+    if let Some(camera) = need.camera() {
+        if !grant.is_open() && state.camera(camera).is_none() {
+            return Err(denied_response(Denied::Forbidden));
+        }
+    }
+    req.extensions_mut().insert(grant);
+    Ok(req)
+}
+
+/// The grant [`gate`] stored in a request (open when none was stored).
+pub fn grant_of<B>(req: &Request<B>) -> Grant {
+    req.extensions()
+        .get::<Grant>()
+        .cloned()
+        .unwrap_or_else(Grant::open)
+}
+
+/// The 401/403 answer; the same body whatever the camera, and no camera name in it.
+pub fn denied_response(denied: Denied) -> Response<RelayBody> {
+    let mut response = text(denied.status(), denied.body());
+    if denied == Denied::Unauthenticated {
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static(relay_auth::WWW_AUTHENTICATE),
+        );
+    }
+    response
+}
+
+async fn login_route(
+    state: &RelayState,
+    spec: &RouteSpec,
+    req: Request<Incoming>,
+) -> Response<RelayBody> {
+    match (spec.method, spec.pattern) {
+        ("GET", "/login") => super::html_page(login::login_page(false)),
+        ("POST", "/login") => {
+            let body = Limited::new(req.into_body(), 4096).collect().await;
+            let token = body
+                .ok()
+                .and_then(|body| login::login_token_from_form(&body.to_bytes()));
+            match token.filter(|t| state.auth.check_login_token(t).is_some()) {
+                Some(token) => redirect("/", login::login_cookie(&token, state.secure)),
+                None => {
+                    let mut page = super::html_page(login::login_page(true));
+                    *page.status_mut() = StatusCode::UNAUTHORIZED;
+                    page
+                }
+            }
+        }
+        _ => redirect(login::LOGIN_PATH, login::logout_cookie(state.secure)),
+    }
+}
+
+fn redirect(to: &'static str, cookie: HeaderValue) -> Response<RelayBody> {
+    let mut response = text(StatusCode::SEE_OTHER, "");
+    let headers = response.headers_mut();
+    headers.insert(header::LOCATION, HeaderValue::from_static(to));
+    headers.insert(header::SET_COOKIE, cookie);
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_route_classifies_to_its_own_row() {
+        for spec in ROUTES {
+            let path = spec.pattern.replace("{camera}", "door");
+            let method = Method::from_bytes(spec.method.as_bytes()).expect("method");
+            let (found, camera) = classify(&method, &path).expect("classified");
+            assert_eq!(found.pattern, spec.pattern);
+            assert_eq!(camera.is_some(), spec.pattern.contains("{camera}"));
+        }
+        assert!(classify(&Method::HEAD, "/cams/a/stream").is_some());
+        assert!(classify(&Method::POST, "/cams/a/stream").is_none());
+        assert!(classify(&Method::GET, "/cams/a/nothing").is_none());
+        assert!(classify(&Method::GET, "/cams/a/stream/extra").is_none());
+    }
+
+    #[test]
+    fn query_param_finds_the_camera() {
+        assert_eq!(query_param("a=1&camera=door", "camera"), Some("door"));
+        assert_eq!(query_param("token=x", "camera"), None);
+    }
+}
