@@ -129,6 +129,8 @@ pub struct RelayConfig {
     pub model: Option<PathBuf>,
     /// JPEG quality of annotated frames.
     pub detect_jpeg_quality: u8,
+    /// Publish detections over MQTT for Home Assistant (`--mqtt URL`, `[mqtt]`); `None`: off.
+    pub mqtt: Option<mqtt_detections::MqttConfig>,
 }
 
 impl Default for RelayConfig {
@@ -151,6 +153,7 @@ impl Default for RelayConfig {
             detect: true,
             model: None,
             detect_jpeg_quality: 80,
+            mqtt: None,
         }
     }
 }
@@ -275,6 +278,8 @@ pub struct FileConfig {
     pub model: Option<PathBuf>,
     /// Turn detection off.
     pub no_detect: Option<bool>,
+    /// The `[mqtt]` table: publish detections for Home Assistant.
+    pub mqtt: Option<mqtt_detections::MqttConfig>,
     /// The cameras.
     #[serde(default)]
     pub camera: Vec<FileCamera>,

@@ -112,6 +112,8 @@ pub enum StartErrorKind {
     Model,
     /// The listen address could not be bound.
     Bind,
+    /// The MQTT settings are wrong (see [`mqtt_detections::ErrorKind`]).
+    Mqtt(mqtt_detections::ErrorKind),
 }
 
 /// Why [`crate::server::start`] could not start the relay.
@@ -147,6 +149,9 @@ pub enum StartError {
         #[source]
         source: std::io::Error,
     },
+    /// The MQTT settings are wrong (bad URL, camera names that clash as topics).
+    #[error("mqtt: {0}")]
+    Mqtt(#[from] mqtt_detections::MqttError),
 }
 
 impl StartError {
@@ -170,6 +175,7 @@ impl StartError {
             StartError::Source { .. } => StartErrorKind::Source,
             StartError::Model { .. } => StartErrorKind::Model,
             StartError::Bind { .. } => StartErrorKind::Bind,
+            StartError::Mqtt(error) => StartErrorKind::Mqtt(error.kind()),
         }
     }
 
@@ -177,7 +183,7 @@ impl StartError {
     /// 1 for anything else.
     pub fn exit_code(&self) -> u8 {
         match self.kind() {
-            StartErrorKind::Config(_) => 2,
+            StartErrorKind::Config(_) | StartErrorKind::Mqtt(_) => 2,
             _ => 1,
         }
     }

@@ -121,6 +121,16 @@ pub async fn start(mut config: RelayConfig) -> Result<RelayHandle, StartError> {
         }
         cameras.push(camera);
     }
+    let mqtt = match &config.mqtt {
+        Some(mqtt_config) => {
+            let (stats, mqtt_tasks) = crate::mqtt::start(mqtt_config, &cameras, &shutdown)
+                .inspect_err(|_| shutdown.cancel())?;
+            tasks.extend(mqtt_tasks);
+            metrics.set_mqtt(stats.clone());
+            Some(stats)
+        }
+        None => None,
+    };
     metrics.register(cameras.clone());
     let admission = Arc::new(mjpeg_serve::Admission::new(
         config.max_viewers,
@@ -132,6 +142,7 @@ pub async fn start(mut config: RelayConfig) -> Result<RelayHandle, StartError> {
         admission,
         metrics,
         started: Instant::now(),
+        mqtt,
     });
     for camera in &state.cameras {
         let what = match &camera.config.source {

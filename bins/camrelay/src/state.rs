@@ -22,6 +22,8 @@ pub struct RelayState {
     pub metrics: Arc<Metrics>,
     /// Start time, for uptime.
     pub started: Instant,
+    /// The MQTT publisher's counters, when MQTT is configured.
+    pub mqtt: Option<Arc<mqtt_detections::MqttStats>>,
 }
 
 impl RelayState {
