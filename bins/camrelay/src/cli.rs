@@ -116,6 +116,10 @@ pub struct Args {
     /// The PEM private key for --tls-cert.
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// Publish detections to this MQTT broker for Home Assistant (discovery included), e.g.
+    /// mqtt://user:password@broker:1883; replaces the url of the file's [mqtt] table.
+    #[arg(long, value_name = "URL", env = "CAMRELAY_MQTT")]
+    pub mqtt: Option<String>,
     /// The options the user gave (clap ids), which win over the config file.
     #[arg(skip)]
     given: BTreeSet<String>,
@@ -217,6 +221,11 @@ impl Args {
                 reason: format!("{queue} is not in 1..=1000"),
             });
         }
+        let mqtt = match (self.mqtt.clone(), file.mqtt.clone()) {
+            (Some(url), Some(table)) => Some(mqtt_detections::MqttConfig { url, ..table }),
+            (Some(url), None) => Some(mqtt_detections::MqttConfig::with_url(url)),
+            (None, table) => table,
+        };
         let mut cameras = file.cameras()?;
         for arg in &self.cameras {
             cameras.push(CameraConfig::parse_arg(arg)?);
@@ -245,6 +254,7 @@ impl Args {
             detect: !self.pick("no_detect", self.no_detect, file.no_detect),
             model: self.pick("model", self.model.clone(), file.model.map(Some)),
             access: self.access(file.auth, file.tls),
+            mqtt,
             ..RelayConfig::default()
         })
     }

@@ -131,6 +131,8 @@ pub struct RelayConfig {
     pub detect_jpeg_quality: u8,
     /// Access tokens and TLS (none: open relay over plain HTTP).
     pub access: crate::auth::AccessSettings,
+    /// Publish detections over MQTT for Home Assistant (`--mqtt URL`, `[mqtt]`); `None`: off.
+    pub mqtt: Option<mqtt_detections::MqttConfig>,
 }
 
 impl Default for RelayConfig {
@@ -154,6 +156,7 @@ impl Default for RelayConfig {
             model: None,
             detect_jpeg_quality: 80,
             access: crate::auth::AccessSettings::default(),
+            mqtt: None,
         }
     }
 }
@@ -278,6 +281,8 @@ pub struct FileConfig {
     pub model: Option<PathBuf>,
     /// Turn detection off.
     pub no_detect: Option<bool>,
+    /// The `[mqtt]` table: publish detections for Home Assistant.
+    pub mqtt: Option<mqtt_detections::MqttConfig>,
     /// The cameras.
     #[serde(default)]
     pub camera: Vec<FileCamera>,

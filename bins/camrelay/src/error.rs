@@ -114,6 +114,8 @@ pub enum StartErrorKind {
     Bind,
     /// A token or the TLS certificate is unusable (see [`relay_auth::ErrorKind`]).
     Auth(relay_auth::ErrorKind),
+    /// The MQTT settings are wrong (see [`mqtt_detections::ErrorKind`]).
+    Mqtt(mqtt_detections::ErrorKind),
 }
 
 /// Why [`crate::server::start`] could not start the relay.
@@ -152,6 +154,9 @@ pub enum StartError {
     /// A token or the TLS certificate is unusable (the error never shows a token).
     #[error("access control: {0}")]
     Auth(#[from] relay_auth::AuthError),
+    /// The MQTT settings are wrong (bad URL, camera names that clash as topics).
+    #[error("mqtt: {0}")]
+    Mqtt(#[from] mqtt_detections::MqttError),
 }
 
 impl StartError {
@@ -176,6 +181,7 @@ impl StartError {
             StartError::Model { .. } => StartErrorKind::Model,
             StartError::Bind { .. } => StartErrorKind::Bind,
             StartError::Auth(error) => StartErrorKind::Auth(error.kind()),
+            StartError::Mqtt(error) => StartErrorKind::Mqtt(error.kind()),
         }
     }
 
@@ -183,7 +189,7 @@ impl StartError {
     /// 1 for anything else.
     pub fn exit_code(&self) -> u8 {
         match self.kind() {
-            StartErrorKind::Config(_) => 2,
+            StartErrorKind::Config(_) | StartErrorKind::Mqtt(_) => 2,
             StartErrorKind::Auth(
                 relay_auth::ErrorKind::InvalidToken | relay_auth::ErrorKind::DuplicateToken,
             ) => 2,

@@ -27,5 +27,6 @@ pub mod error; // ConfigError: why the relay did not start
 pub mod frame; // the relay's frame: mjpeg-serve's Frame + detections + WebSocket JSON text
 pub mod http; // routes: dashboard, MJPEG, WebSocket, SSE, snapshot, stats, metrics
 pub mod metrics; // Prometheus registry and encoding
+pub mod mqtt; // MQTT / Home Assistant: detections of every detecting camera, without viewers
 pub mod server; // start-up, the accept loop, graceful shutdown
 pub mod state; // RelayState (shared by all) and ConnInfo (one connection)

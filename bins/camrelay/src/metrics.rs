@@ -33,6 +33,7 @@ fn latency_histogram() -> Histogram {
 /// The relay's metrics registry.
 pub struct Metrics {
     registry: OnceLock<Registry>,
+    mqtt: OnceLock<Arc<mqtt_detections::MqttStats>>,
     latency: Family<Labels, Histogram, fn() -> Histogram>,
 }
 
@@ -46,6 +47,7 @@ impl Default for Metrics {
     fn default() -> Self {
         Metrics {
             registry: OnceLock::new(),
+            mqtt: OnceLock::new(),
             latency: Family::new_with_constructor(latency_histogram),
         }
     }
@@ -61,7 +63,15 @@ impl Metrics {
             self.latency.clone(),
         );
         registry.register_collector(Box::new(CameraCollector { cameras }));
+        if let Some(stats) = self.mqtt.get() {
+            registry.register_collector(Box::new(crate::mqtt::MqttCollector(stats.clone())));
+        }
         let _ = self.registry.set(registry);
+    }
+
+    /// Adds the MQTT publisher's counters to the metrics (call before [`Metrics::register`]).
+    pub fn set_mqtt(&self, stats: Arc<mqtt_detections::MqttStats>) {
+        let _ = self.mqtt.set(stats);
     }
 
     /// The camera-to-relay latency histogram of one camera (look it up once, observe per frame).

@@ -127,6 +127,16 @@ pub async fn start(mut config: RelayConfig) -> Result<RelayHandle, StartError> {
         }
         cameras.push(camera);
     }
+    let mqtt = match &config.mqtt {
+        Some(mqtt_config) => {
+            let (stats, mqtt_tasks) = crate::mqtt::start(mqtt_config, &cameras, &shutdown)
+                .inspect_err(|_| shutdown.cancel())?;
+            tasks.extend(mqtt_tasks);
+            metrics.set_mqtt(stats.clone());
+            Some(stats)
+        }
+        None => None,
+    };
     metrics.register(cameras.clone());
     let admission = Arc::new(mjpeg_serve::Admission::new(
         config.max_viewers,
@@ -140,6 +150,7 @@ pub async fn start(mut config: RelayConfig) -> Result<RelayHandle, StartError> {
         started: Instant::now(),
         secure: tls.is_some(),
         auth,
+        mqtt,
     });
     let scheme = if tls.is_some() { "https" } else { "http" };
     for camera in &state.cameras {

@@ -26,6 +26,8 @@ pub struct RelayState {
     pub auth: Arc<relay_auth::TokenStore>,
     /// Whether connections are HTTPS (login cookies are then `Secure`).
     pub secure: bool,
+    /// The MQTT publisher's counters, when MQTT is configured.
+    pub mqtt: Option<Arc<mqtt_detections::MqttStats>>,
 }
 
 impl RelayState {

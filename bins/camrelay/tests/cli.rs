@@ -31,6 +31,7 @@ fn help_documents_every_option() {
         "--header-read-timeout",
         "--model",
         "--no-detect",
+        "--mqtt",
     ] {
         assert!(help.contains(option), "--help lacks {option}");
     }
@@ -315,4 +316,38 @@ fn bad_values_in_the_file_name_the_key() {
         .unwrap_err();
     assert_eq!(error.kind(), camrelay::error::ConfigErrorKind::Value);
     assert!(error.to_string().contains("queue (config file)"), "{error}");
+}
+
+#[test]
+fn mqtt_from_the_flag_the_file_or_both() {
+    assert!(config_of(&[]).mqtt.is_none());
+    let flag = config_of(&["--mqtt", "mqtt://cli:1883"]).mqtt.unwrap();
+    assert_eq!(flag.url, "mqtt://cli:1883");
+    assert_eq!(flag.topic_prefix, "camrelay");
+
+    let file = TempToml::new(
+        "mqtt",
+        "[mqtt]\nurl = \"mqtt://file:1883\"\nrelay_id = \"garage\"\nlabels = [\"cat\"]\n",
+    );
+    let from_file = config_of(&["--config", file.path()]).mqtt.unwrap();
+    assert_eq!(from_file.url, "mqtt://file:1883");
+    assert_eq!(from_file.relay_id, "garage");
+    // The flag's URL wins; the table's other keys stay.
+    let both = config_of(&["--config", file.path(), "--mqtt", "mqtt://cli:1883"])
+        .mqtt
+        .unwrap();
+    assert_eq!(both.url, "mqtt://cli:1883");
+    assert_eq!(both.relay_id, "garage");
+    assert_eq!(both.labels, vec!["cat".to_string()]);
+}
+
+#[test]
+fn a_bad_mqtt_url_is_a_start_error() {
+    let out = camrelay()
+        .args(["--listen", "127.0.0.1:0", "--mqtt", "http://not-mqtt/"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("mqtt"), "{stderr}");
 }

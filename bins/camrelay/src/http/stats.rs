@@ -19,6 +19,8 @@ pub struct RelayStats {
     pub viewers_total: usize,
     /// Per camera.
     pub cameras: Vec<CameraSnapshot>,
+    /// The MQTT publisher (`null` when MQTT is not configured).
+    pub mqtt: Option<crate::mqtt::MqttView>,
 }
 
 /// Builds the stats document.
@@ -28,6 +30,7 @@ pub fn relay_stats(state: &RelayState) -> RelayStats {
         broadcasters: state.cameras.len(),
         viewers_total: state.admission.total(),
         cameras: state.cameras.iter().map(|c| c.snapshot()).collect(),
+        mqtt: state.mqtt.as_deref().map(crate::mqtt::MqttView::of),
     }
 }
 
