@@ -9,43 +9,7 @@ use serde::Deserialize;
 
 use crate::error::ConfigError;
 
-/// Where a camera's frames come from.
-#[derive(Debug, Clone, PartialEq)]
-pub enum SourceSpec {
-    /// The built-in synthetic camera (moving photos with a frame-id overlay).
-    Demo,
-    /// An MJPEG stream URL (`http://HOST:81/stream` on an ESP32-CAM).
-    Stream {
-        /// The stream URL.
-        url: String,
-    },
-    /// A snapshot URL (`http://HOST/capture`) polled at a fixed rate.
-    Snapshot {
-        /// The snapshot URL.
-        url: String,
-        /// Time between two polls.
-        interval: Duration,
-    },
-}
-
-impl SourceSpec {
-    /// The URL shown in stats (`demo:` for the built-in camera).
-    pub fn url(&self) -> &str {
-        match self {
-            SourceSpec::Demo => "demo:",
-            SourceSpec::Stream { url } | SourceSpec::Snapshot { url, .. } => url,
-        }
-    }
-
-    /// `stream`, `snapshot` or `demo`.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            SourceSpec::Demo => "demo",
-            SourceSpec::Stream { .. } => "stream",
-            SourceSpec::Snapshot { .. } => "snapshot",
-        }
-    }
-}
+pub use camera_hub::SourceSpec;
 
 /// What a full viewer queue drops (`--policy`, `policy = "drop-oldest"` in the file).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Deserialize)]
@@ -166,6 +130,22 @@ impl RelayConfig {
     pub fn demo_camera() -> CameraConfig {
         CameraConfig::new("demo", SourceSpec::Demo)
     }
+
+    /// How `camera-hub` runs every camera.
+    pub fn hub_settings(&self) -> camera_hub::HubSettings {
+        camera_hub::HubSettings {
+            queue: broadcast_core::Config {
+                capacity: self.queue,
+                policy: self.policy,
+            },
+            idle_timeout: self.idle_timeout,
+            always_on: self.always_on,
+            keepalive: self.keepalive,
+            detect: self.detect,
+            model: self.model.clone(),
+            detect_jpeg_quality: self.detect_jpeg_quality,
+        }
+    }
 }
 
 impl CameraConfig {
@@ -178,6 +158,18 @@ impl CameraConfig {
             model: None,
             esp32: BTreeMap::new(),
             control_url: None,
+        }
+    }
+
+    /// What `camera-hub` needs of this camera.
+    pub fn spec(&self) -> camera_hub::CameraSpec {
+        camera_hub::CameraSpec {
+            name: self.name.clone(),
+            source: self.source.clone(),
+            detect: self.detect,
+            model: self.model.clone(),
+            esp32: self.esp32.clone(),
+            control_url: self.control_url.clone(),
         }
     }
 

@@ -106,8 +106,8 @@ impl ConfigError {
 pub enum StartErrorKind {
     /// The configuration is wrong (see [`ConfigErrorKind`]).
     Config(ConfigErrorKind),
-    /// A camera source could not be created.
-    Source,
+    /// A camera could not be created (see [`camera_hub::CameraErrorKind`]).
+    Camera(camera_hub::CameraErrorKind),
     /// The detection model could not be loaded.
     Model,
     /// The listen address could not be bound.
@@ -124,15 +124,9 @@ pub enum StartError {
     /// The configuration is wrong.
     #[error(transparent)]
     Config(#[from] ConfigError),
-    /// The camera source could not be created.
-    #[error("camera {camera}: {source}")]
-    Source {
-        /// Camera name.
-        camera: String,
-        /// The source adapter's error (boxed: it is large and start-up errors are rare).
-        #[source]
-        source: Box<esp32_source::SourceError>,
-    },
+    /// A camera could not be created (its source cannot use the URL).
+    #[error(transparent)]
+    Camera(#[from] camera_hub::CameraError),
     /// The detection model could not be loaded.
     #[error("detection model: {source}")]
     Model {
@@ -177,7 +171,7 @@ impl StartError {
     pub fn kind(&self) -> StartErrorKind {
         match self {
             StartError::Config(error) => StartErrorKind::Config(error.kind()),
-            StartError::Source { .. } => StartErrorKind::Source,
+            StartError::Camera(error) => StartErrorKind::Camera(error.kind()),
             StartError::Model { .. } => StartErrorKind::Model,
             StartError::Bind { .. } => StartErrorKind::Bind,
             StartError::Auth(error) => StartErrorKind::Auth(error.kind()),

@@ -18,13 +18,15 @@
 //! # Ok(()) }
 //! ```
 
-// Module map (one line each: what it owns).
+// Module map (one line each: what it owns). The camera itself (upstream supervisor, raw and
+// annotated broadcasts, detector task, counters, the frame) is the `camera-hub` crate; the
+// viewer path is `mjpeg-serve`; this crate composes them.
 pub mod auth; // access tokens and TLS settings (relay-auth)
-pub mod camera; // a camera: its broadcasters, upstream supervisor, detector task, viewer counts
+pub use camera_hub as camera; // one camera: its broadcasts, supervisor, detector, counters
+pub use camera_hub::frame; // the relay's frame: mjpeg-serve's Frame + detections + WebSocket JSON
 pub mod cli; // command-line flags, turned into a RelayConfig
 pub mod config; // RelayConfig and its defaults, the TOML file
-pub mod error; // ConfigError: why the relay did not start
-pub mod frame; // the relay's frame: mjpeg-serve's Frame + detections + WebSocket JSON text
+pub mod error; // ConfigError, StartError: why the relay did not start
 pub mod http; // routes: dashboard, MJPEG, WebSocket, SSE, snapshot, stats, metrics
 pub mod metrics; // Prometheus registry and encoding
 pub mod mqtt; // MQTT / Home Assistant: detections of every detecting camera, without viewers

@@ -74,11 +74,14 @@ impl Metrics {
         let _ = self.mqtt.set(stats);
     }
 
-    /// The camera-to-relay latency histogram of one camera (look it up once, observe per frame).
-    pub fn latency_histogram(&self, camera: &str) -> Histogram {
-        self.latency
+    /// Where one camera's camera-to-relay latency goes: its histogram, looked up once and
+    /// observed per frame.
+    pub fn latency_sink(&self, camera: &str) -> crate::camera::LatencySink {
+        let histogram = self
+            .latency
             .get_or_create(&vec![("camera", camera.to_owned())])
-            .clone()
+            .clone();
+        Box::new(move |latency| histogram.observe(latency.as_secs_f64()))
     }
 
     /// The text exposition.
@@ -257,7 +260,8 @@ mod tests {
     #[test]
     fn metrics_encode_the_same_snapshot_as_the_stats_json() {
         let relay = RelayConfig::default();
-        let (camera, _tasks) = Camera::new(RelayConfig::demo_camera(), &relay).expect("demo");
+        let (camera, _tasks) =
+            Camera::new(RelayConfig::demo_camera().spec(), &relay.hub_settings()).expect("demo");
         camera.stats.frames.store(42, Ordering::Relaxed);
         camera.stats.dropped_queue_gone.store(3, Ordering::Relaxed);
         camera

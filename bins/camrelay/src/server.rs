@@ -15,8 +15,6 @@ use tokio_io_timeout::TimeoutStream;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::camera::detect::{self, DetectTaskConfig};
-use crate::camera::supervisor::{self, SupervisorConfig};
 use crate::camera::Camera;
 use crate::config::{RelayConfig, SourceSpec};
 use crate::error::{ConfigError, StartError};
@@ -98,33 +96,11 @@ pub async fn start(mut config: RelayConfig) -> Result<RelayHandle, StartError> {
     let metrics = Arc::new(Metrics::default());
     let mut cameras = Vec::new();
     let mut tasks = Vec::new();
-    for camera_config in config.cameras.clone() {
-        let (camera, camera_tasks) = Camera::new(camera_config, &config)?;
-        let supervisor_config = SupervisorConfig {
-            idle_timeout: config.idle_timeout,
-            always_on: config.always_on,
-            keepalive: config.keepalive,
-        };
-        let detect_config = DetectTaskConfig {
-            model: camera.config.model.clone().or_else(|| config.model.clone()),
-            jpeg_quality: config.detect_jpeg_quality,
-        };
-        tasks.push(tokio::spawn(supervisor::run(
-            camera.clone(),
-            camera_tasks.raw,
-            camera_tasks.upstream,
-            supervisor_config,
-            metrics.latency_histogram(camera.name()),
-            shutdown.clone(),
-        )));
-        if config.detect && camera.config.detect {
-            tasks.push(tokio::spawn(detect::run(
-                camera.clone(),
-                camera_tasks.detect,
-                detect_config,
-                shutdown.clone(),
-            )));
-        }
+    let hub = config.hub_settings();
+    for camera_config in &config.cameras {
+        let (camera, camera_tasks) = Camera::new(camera_config.spec(), &hub)?;
+        let latency = metrics.latency_sink(camera.name());
+        tasks.extend(camera_tasks.spawn(&camera, &hub, latency, &shutdown));
         cameras.push(camera);
     }
     let mqtt = match &config.mqtt {

@@ -14,10 +14,11 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::{Camera, Upstream};
-use crate::frame::{Frame, FrameState};
+use crate::frame::{Frame, FrameState, SharedFrame};
 
-/// The camera-to-relay latency histogram of one camera: observed once per live frame.
-pub type LatencyHistogram = prometheus_client::metrics::histogram::Histogram;
+/// Receives the camera-to-hub latency of every live frame that carries a camera timestamp
+/// (`X-Timestamp`): a metrics histogram's `observe`, or `Box::new(|_| {})` to ignore it.
+pub type LatencySink = Box<dyn Fn(Duration) + Send + Sync>;
 
 /// How often the supervisor looks at idleness, keepalive and the fps meter.
 const TICK: Duration = Duration::from_millis(250);
@@ -38,10 +39,10 @@ pub struct SupervisorConfig {
 /// Runs until `shutdown`; dropping the publisher at the end ends every viewer's stream.
 pub async fn run(
     camera: Arc<Camera>,
-    publisher: broadcast_core::Publisher<crate::frame::SharedFrame>,
+    publisher: broadcast_core::Publisher<SharedFrame>,
     upstream: Upstream,
     config: SupervisorConfig,
-    latency: LatencyHistogram,
+    latency: LatencySink,
     shutdown: CancellationToken,
 ) {
     let span = tracing::info_span!("broadcaster", camera = %camera.name(), id = camera.id);
@@ -139,10 +140,10 @@ enum Stop {
 
 struct Supervisor {
     camera: Arc<Camera>,
-    publisher: broadcast_core::Publisher<crate::frame::SharedFrame>,
+    publisher: broadcast_core::Publisher<SharedFrame>,
     config: SupervisorConfig,
-    /// This camera's latency histogram (the metrics family looked up once, not per frame).
-    latency: LatencyHistogram,
+    /// Where this camera's latency goes (the metrics family looked up once, not per frame).
+    latency: LatencySink,
     /// When a frame (live, keepalive or placeholder) last went out: drives keepalive.
     last_publish: Instant,
 }
@@ -205,7 +206,7 @@ impl Supervisor {
                 .to_system_time()
                 .duration_since(camera_time.to_system_time())
                 .unwrap_or_default();
-            self.latency.observe(latency.as_secs_f64());
+            (self.latency)(latency);
         }
         let time = frame.camera_time.unwrap_or(frame.received_wall);
         let id = self.camera.next_frame_id.fetch_add(1, Ordering::Relaxed);
@@ -220,7 +221,7 @@ impl Supervisor {
         self.send(frame);
     }
 
-    fn send(&mut self, frame: crate::frame::SharedFrame) {
+    fn send(&mut self, frame: SharedFrame) {
         self.camera.latest.store(Some(frame.clone()));
         self.publisher.publish(frame);
         self.last_publish = Instant::now();

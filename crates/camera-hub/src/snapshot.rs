@@ -1,6 +1,6 @@
-//! One reading of a camera's counters: the single snapshot that `GET /api/stats` serialises
-//! and the `/metrics` collector encodes, so the two never disagree (field names are the JSON
-//! document's, documented in `docs/api.md`).
+//! One reading of a camera's counters: the single snapshot that camrelay's `GET /api/stats`
+//! serialises and its `/metrics` collector encodes, so the two never disagree (field names are
+//! the JSON document's, documented in camrelay's `docs/api.md`).
 
 use std::sync::atomic::Ordering;
 

@@ -1,5 +1,5 @@
-//! The relay's frame: `mjpeg-serve`'s [`Frame`](mjpeg_serve::Frame) (JPEG and part head, built
-//! once) with the relay's metadata: detections, and the WebSocket text messages announcing it.
+//! A camera's frame: `mjpeg-serve`'s [`Frame`](mjpeg_serve::Frame) (JPEG and part head, built
+//! once) with the hub's metadata: detections, and the WebSocket text messages announcing it.
 
 use std::sync::{Arc, OnceLock};
 
@@ -25,7 +25,7 @@ pub struct DetectionMeta {
     pub total_ms: f64,
 }
 
-/// What the relay attaches to a frame.
+/// What the hub attaches to a frame.
 #[derive(Debug, Clone, Default)]
 pub struct FrameMeta {
     /// For annotated frames: what the detector found.
