@@ -82,6 +82,10 @@ pub struct Args {
     /// Turn detection off.
     #[arg(long)]
     pub no_detect: bool,
+    /// Record every camera continuously under DIR (the file's `[record]` table sets
+    /// retention; this wins over its `dir`).
+    #[arg(long, value_name = "DIR")]
+    pub record: Option<PathBuf>,
     /// The options the user gave (clap ids), which win over the config file.
     #[arg(skip)]
     given: BTreeSet<String>,
@@ -185,6 +189,11 @@ impl Args {
             ),
             detect: !self.pick("no_detect", self.no_detect, file.no_detect),
             model: self.pick("model", self.model.clone(), file.model.map(Some)),
+            record: match (self.record.clone(), file.record) {
+                (Some(dir), Some(file)) => Some(mjpeg_record::RecordConfig { dir, ..file }),
+                (Some(dir), None) => Some(mjpeg_record::RecordConfig::new(dir)),
+                (None, file) => file,
+            },
             ..RelayConfig::default()
         })
     }

@@ -112,6 +112,8 @@ pub enum StartErrorKind {
     Model,
     /// The listen address could not be bound.
     Bind,
+    /// The recordings directory could not be opened (`mjpeg-record`'s kind).
+    Recording(mjpeg_record::ErrorKind),
 }
 
 /// Why [`crate::server::start`] could not start the relay.
@@ -147,9 +149,17 @@ pub enum StartError {
         #[source]
         source: std::io::Error,
     },
+    /// Recording could not start.
+    #[error("recording: {0}")]
+    Recording(#[source] mjpeg_record::Error),
 }
 
 impl StartError {
+    /// Recording could not start (used as `map_err(StartError::recording)`).
+    pub fn recording(error: mjpeg_record::Error) -> Self {
+        StartError::Recording(error)
+    }
+
     /// The model file `model` does not exist (checked at start-up, before the model is loaded
     /// when the first detection viewer arrives).
     pub fn model_file_missing(model: &std::path::Path) -> Self {
@@ -170,6 +180,7 @@ impl StartError {
             StartError::Source { .. } => StartErrorKind::Source,
             StartError::Model { .. } => StartErrorKind::Model,
             StartError::Bind { .. } => StartErrorKind::Bind,
+            StartError::Recording(error) => StartErrorKind::Recording(error.kind()),
         }
     }
 

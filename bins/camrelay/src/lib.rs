@@ -26,5 +26,6 @@ pub mod error; // ConfigError: why the relay did not start
 pub mod frame; // the relay's frame: mjpeg-serve's Frame + detections + WebSocket JSON text
 pub mod http; // routes: dashboard, MJPEG, WebSocket, SSE, snapshot, stats, metrics
 pub mod metrics; // Prometheus registry and encoding
+pub mod recording; // recording to disk (mjpeg-record): archive, recorders, feeding tasks
 pub mod server; // start-up, the accept loop, graceful shutdown
 pub mod state; // RelayState (shared by all) and ConnInfo (one connection)

@@ -121,7 +121,8 @@ pub async fn start(mut config: RelayConfig) -> Result<RelayHandle, StartError> {
         }
         cameras.push(camera);
     }
-    metrics.register(cameras.clone());
+    let recording = crate::recording::start(&config, &cameras, &shutdown, &mut tasks)?;
+    metrics.register_with(cameras.clone(), crate::recording::collectors(&recording));
     let admission = Arc::new(mjpeg_serve::Admission::new(
         config.max_viewers,
         config.max_viewers_per_camera,
@@ -132,6 +133,7 @@ pub async fn start(mut config: RelayConfig) -> Result<RelayHandle, StartError> {
         admission,
         metrics,
         started: Instant::now(),
+        recording,
     });
     for camera in &state.cameras {
         let what = match &camera.config.source {

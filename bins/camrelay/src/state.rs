@@ -22,6 +22,8 @@ pub struct RelayState {
     pub metrics: Arc<Metrics>,
     /// Start time, for uptime.
     pub started: Instant,
+    /// Recording, when configured (`--record DIR`, `[record]`).
+    pub recording: Option<Arc<crate::recording::Recording>>,
 }
 
 impl RelayState {

@@ -59,6 +59,8 @@ pub struct CameraSnapshot {
     pub viewer_list: Vec<ViewerView>,
     /// The detector.
     pub detector: DetectorView,
+    /// Recording stats (`null` when this camera is not recorded; filled by the stats route).
+    pub recording: Option<mjpeg_record::RecorderStats>,
 }
 
 /// Upstream state.
@@ -260,6 +262,7 @@ impl Camera {
                 fps: detector.fps(),
                 timings_ms: detector.last.lock().map(|t| *t).unwrap_or_default(),
             },
+            recording: None,
         }
     }
 }

@@ -13,8 +13,11 @@
 //! | `GET /api/stats` | JSON stats |
 //! | `GET /metrics` | Prometheus metrics |
 //! | `GET /healthz` | liveness |
+//! | `GET /api/recordings` | recorded spans and events (`?camera=&start=&end=`) |
+//! | `GET /cams/{name}/recording.mp4` | MP4 export of a range (`?start=&end=`, `&format=mjpeg`) |
 
 pub mod body;
+pub mod recordings;
 mod snapshot;
 pub mod stats;
 mod ws;
@@ -49,6 +52,7 @@ pub async fn route(
         [""] => html(DASHBOARD),
         ["healthz"] => text(StatusCode::OK, "ok\n"),
         ["api", "stats"] => json(&stats::relay_stats(&state)),
+        ["api", "recordings"] => recordings::list(&state, &query).await,
         ["metrics"] => {
             let mut response = Response::new(RelayBody::full(state.metrics.encode()));
             response.headers_mut().insert(
@@ -77,6 +81,10 @@ pub async fn route(
                 ["snapshot.jpg"] => snapshot::snapshot(cam, &query).await,
                 ["detections"] => sse(&state, &conn, cam),
                 ["ws"] => ws::upgrade(&state, &conn, cam, &query, req),
+                ["recording.mp4"] => {
+                    let head = req.method() == Method::HEAD;
+                    recordings::export(&state, name, &query, head, req.headers()).await
+                }
                 _ => not_found(&path),
             }
         }
@@ -216,7 +224,7 @@ pub(crate) fn json<T: serde::Serialize>(value: &T) -> Response<RelayBody> {
     response
 }
 
-fn no_camera(name: &str) -> Response<RelayBody> {
+pub(crate) fn no_camera(name: &str) -> Response<RelayBody> {
     text(
         StatusCode::NOT_FOUND,
         format!("unknown camera {name:?}; see /api/stats for the configured cameras\n"),

@@ -27,6 +27,13 @@ pub fn relay_stats(state: &RelayState) -> RelayStats {
         uptime_s: state.started.elapsed().as_secs_f64(),
         broadcasters: state.cameras.len(),
         viewers_total: state.admission.total(),
-        cameras: state.cameras.iter().map(|c| c.snapshot()).collect(),
+        cameras: state
+            .cameras
+            .iter()
+            .map(|c| CameraSnapshot {
+                recording: state.recording.as_ref().and_then(|r| r.stats(c.name())),
+                ..c.snapshot()
+            })
+            .collect(),
     }
 }
