@@ -120,6 +120,10 @@ pub struct Args {
     /// mqtt://user:password@broker:1883; replaces the url of the file's [mqtt] table.
     #[arg(long, value_name = "URL", env = "CAMRELAY_MQTT")]
     pub mqtt: Option<String>,
+    /// Record every camera continuously under DIR (the file's `[record]` table sets
+    /// retention; this wins over its `dir`).
+    #[arg(long, value_name = "DIR")]
+    pub record: Option<PathBuf>,
     /// The options the user gave (clap ids), which win over the config file.
     #[arg(skip)]
     given: BTreeSet<String>,
@@ -255,6 +259,11 @@ impl Args {
             model: self.pick("model", self.model.clone(), file.model.map(Some)),
             access: self.access(file.auth, file.tls),
             mqtt,
+            record: match (self.record.clone(), file.record) {
+                (Some(dir), Some(file)) => Some(mjpeg_record::RecordConfig { dir, ..file }),
+                (Some(dir), None) => Some(mjpeg_record::RecordConfig::new(dir)),
+                (None, file) => file,
+            },
             ..RelayConfig::default()
         })
     }

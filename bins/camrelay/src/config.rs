@@ -54,6 +54,8 @@ pub struct CameraConfig {
     pub esp32: BTreeMap<String, i64>,
     /// Base URL of the ESP32 control server (default: the stream's host on port 80).
     pub control_url: Option<String>,
+    /// How this camera is recorded (`None`: continuously when recording is configured).
+    pub record: Option<mjpeg_record::RecordMode>,
 }
 
 /// Everything the relay needs to run.
@@ -97,6 +99,8 @@ pub struct RelayConfig {
     pub access: crate::auth::AccessSettings,
     /// Publish detections over MQTT for Home Assistant (`--mqtt URL`, `[mqtt]`); `None`: off.
     pub mqtt: Option<mqtt_detections::MqttConfig>,
+    /// Recording (`--record DIR` or the file's `[record]` table); `None`: nothing is recorded.
+    pub record: Option<mjpeg_record::RecordConfig>,
 }
 
 impl Default for RelayConfig {
@@ -121,6 +125,7 @@ impl Default for RelayConfig {
             detect_jpeg_quality: 80,
             access: crate::auth::AccessSettings::default(),
             mqtt: None,
+            record: None,
         }
     }
 }
@@ -158,6 +163,7 @@ impl CameraConfig {
             model: None,
             esp32: BTreeMap::new(),
             control_url: None,
+            record: None,
         }
     }
 
@@ -243,7 +249,14 @@ impl CameraConfig {
 /// [camera.esp32]
 /// framesize = 8
 /// quality = 12
+///
+/// [record]
+/// dir = "/var/lib/camrelay/rec"
+/// keep = "7d"
 /// ```
+///
+/// With a `[record]` table (or `--record DIR`) every camera records continuously unless its
+/// `record` key says `"off"` or `{ mode = "events", labels = ["person"] }`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
@@ -275,6 +288,8 @@ pub struct FileConfig {
     pub no_detect: Option<bool>,
     /// The `[mqtt]` table: publish detections for Home Assistant.
     pub mqtt: Option<mqtt_detections::MqttConfig>,
+    /// The `[record]` table (`dir`, `segment`, `keep`, `max_size`, ...).
+    pub record: Option<mjpeg_record::RecordConfig>,
     /// The cameras.
     #[serde(default)]
     pub camera: Vec<FileCamera>,
@@ -310,6 +325,9 @@ pub struct FileCamera {
     /// ESP32 settings (`framesize`, `quality`, ...).
     #[serde(default)]
     pub esp32: BTreeMap<String, i64>,
+    /// `record = "off" | "continuous" | { mode = "events", labels = [...], pre, post }`.
+    #[serde(default)]
+    pub record: Option<mjpeg_record::RecordMode>,
 }
 
 impl FileConfig {
@@ -365,6 +383,7 @@ impl FileCamera {
             model: self.model.clone(),
             esp32: self.esp32.clone(),
             control_url: self.control_url.clone(),
+            record: self.record.clone(),
         };
         camera.validate()?;
         Ok(camera)

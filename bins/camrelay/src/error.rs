@@ -116,6 +116,8 @@ pub enum StartErrorKind {
     Auth(relay_auth::ErrorKind),
     /// The MQTT settings are wrong (see [`mqtt_detections::ErrorKind`]).
     Mqtt(mqtt_detections::ErrorKind),
+    /// The recordings directory could not be opened (`mjpeg-record`'s kind).
+    Recording(mjpeg_record::ErrorKind),
 }
 
 /// Why [`crate::server::start`] could not start the relay.
@@ -151,9 +153,17 @@ pub enum StartError {
     /// The MQTT settings are wrong (bad URL, camera names that clash as topics).
     #[error("mqtt: {0}")]
     Mqtt(#[from] mqtt_detections::MqttError),
+    /// Recording could not start.
+    #[error("recording: {0}")]
+    Recording(#[source] mjpeg_record::Error),
 }
 
 impl StartError {
+    /// Recording could not start (used as `map_err(StartError::recording)`).
+    pub fn recording(error: mjpeg_record::Error) -> Self {
+        StartError::Recording(error)
+    }
+
     /// The model file `model` does not exist (checked at start-up, before the model is loaded
     /// when the first detection viewer arrives).
     pub fn model_file_missing(model: &std::path::Path) -> Self {
@@ -176,6 +186,7 @@ impl StartError {
             StartError::Bind { .. } => StartErrorKind::Bind,
             StartError::Auth(error) => StartErrorKind::Auth(error.kind()),
             StartError::Mqtt(error) => StartErrorKind::Mqtt(error.kind()),
+            StartError::Recording(error) => StartErrorKind::Recording(error.kind()),
         }
     }
 

@@ -30,5 +30,6 @@ pub mod error; // ConfigError, StartError: why the relay did not start
 pub mod http; // routes: dashboard, MJPEG, WebSocket, SSE, snapshot, stats, metrics
 pub mod metrics; // Prometheus registry and encoding
 pub mod mqtt; // MQTT / Home Assistant: detections of every detecting camera, without viewers
+pub mod recording; // recording to disk (mjpeg-record): archive, recorders, feeding tasks
 pub mod server; // start-up, the accept loop, graceful shutdown
 pub mod state; // RelayState (shared by all) and ConnInfo (one connection)

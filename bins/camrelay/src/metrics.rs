@@ -56,7 +56,15 @@ impl Default for Metrics {
 impl Metrics {
     /// Registers the collectors for these cameras (once).
     pub fn register(&self, cameras: Vec<Arc<Camera>>) {
+        self.register_with(cameras, Vec::new());
+    }
+
+    /// Registers the collectors for these cameras and more collectors (recording), once.
+    pub fn register_with(&self, cameras: Vec<Arc<Camera>>, extra: Vec<Box<dyn Collector>>) {
         let mut registry = Registry::with_prefix("camrelay");
+        for collector in extra {
+            registry.register_collector(collector);
+        }
         registry.register(
             "frame_latency_seconds",
             "Camera capture time (X-Timestamp) to relay receive time",

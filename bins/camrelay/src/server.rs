@@ -103,6 +103,8 @@ pub async fn start(mut config: RelayConfig) -> Result<RelayHandle, StartError> {
         tasks.extend(camera_tasks.spawn(&camera, &hub, latency, &shutdown));
         cameras.push(camera);
     }
+    let recording = crate::recording::start(&config, &cameras, &shutdown, &mut tasks)
+        .inspect_err(|_| shutdown.cancel())?;
     let mqtt = match &config.mqtt {
         Some(mqtt_config) => {
             let (stats, mqtt_tasks) = crate::mqtt::start(mqtt_config, &cameras, &shutdown)
@@ -113,7 +115,7 @@ pub async fn start(mut config: RelayConfig) -> Result<RelayHandle, StartError> {
         }
         None => None,
     };
-    metrics.register(cameras.clone());
+    metrics.register_with(cameras.clone(), crate::recording::collectors(&recording));
     let admission = Arc::new(mjpeg_serve::Admission::new(
         config.max_viewers,
         config.max_viewers_per_camera,
@@ -124,6 +126,7 @@ pub async fn start(mut config: RelayConfig) -> Result<RelayHandle, StartError> {
         admission,
         metrics,
         started: Instant::now(),
+        recording,
         secure: tls.is_some(),
         auth,
         mqtt,

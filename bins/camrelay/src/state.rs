@@ -28,6 +28,8 @@ pub struct RelayState {
     pub secure: bool,
     /// The MQTT publisher's counters, when MQTT is configured.
     pub mqtt: Option<Arc<mqtt_detections::MqttStats>>,
+    /// Recording, when configured (`--record DIR`, `[record]`).
+    pub recording: Option<Arc<crate::recording::Recording>>,
 }
 
 impl RelayState {

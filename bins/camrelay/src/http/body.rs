@@ -20,6 +20,9 @@ pub enum RelayBody {
     Mjpeg(MjpegBody<FrameMeta>),
     /// Server-sent detection events for one viewer.
     Sse(SseBody),
+    /// Chunks produced elsewhere (a blocking reader of a recording export), ends when the
+    /// sender is dropped.
+    Channel(tokio::sync::mpsc::Receiver<Bytes>),
 }
 
 impl RelayBody {
@@ -49,6 +52,7 @@ impl Body for RelayBody {
             RelayBody::Sse(body) => body
                 .poll_next(cx)
                 .map(|o| o.map(|b| Ok(Frame::data(one(b))))),
+            RelayBody::Channel(rx) => rx.poll_recv(cx).map(|o| o.map(|b| Ok(Frame::data(one(b))))),
         }
     }
 

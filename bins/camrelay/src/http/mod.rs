@@ -16,9 +16,12 @@
 //! | `GET`/`POST /login`, `/logout` | dashboard login (token cookie) |
 //!
 //! Who may call each route is decided in one place, [`access::ROUTES`], before routing.
+//! | `GET /api/recordings` | recorded spans and events (`?camera=&start=&end=`) |
+//! | `GET /cams/{name}/recording.mp4` | MP4 export of a range (`?start=&end=`, `&format=mjpeg`) |
 
 pub mod access;
 pub mod body;
+pub mod recordings;
 mod snapshot;
 pub mod stats;
 mod ws;
@@ -57,6 +60,7 @@ pub async fn route(
         [""] => html(DASHBOARD),
         ["healthz"] => text(StatusCode::OK, "ok\n"),
         ["api", "stats"] => json(&stats::visible_stats(&state, &access::grant_of(&req))),
+        ["api", "recordings"] => recordings::list(&state, &query).await,
         ["metrics"] => {
             let mut response = Response::new(RelayBody::full(state.metrics.encode()));
             response.headers_mut().insert(
@@ -85,6 +89,10 @@ pub async fn route(
                 ["snapshot.jpg"] => snapshot::snapshot(cam, &query).await,
                 ["detections"] => sse(&state, &conn, cam),
                 ["ws"] => ws::upgrade(&state, &conn, cam, &query, req),
+                ["recording.mp4"] => {
+                    let head = req.method() == Method::HEAD;
+                    recordings::export(&state, name, &query, head, req.headers()).await
+                }
                 _ => not_found(&path),
             }
         }
@@ -228,7 +236,7 @@ pub(crate) fn json<T: serde::Serialize>(value: &T) -> Response<RelayBody> {
     response
 }
 
-fn no_camera(name: &str) -> Response<RelayBody> {
+pub(crate) fn no_camera(name: &str) -> Response<RelayBody> {
     text(
         StatusCode::NOT_FOUND,
         format!("unknown camera {name:?}; see /api/stats for the configured cameras\n"),

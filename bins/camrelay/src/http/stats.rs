@@ -18,9 +18,19 @@ pub struct RelayStats {
     /// Viewers over all cameras.
     pub viewers_total: usize,
     /// Per camera.
-    pub cameras: Vec<CameraSnapshot>,
+    pub cameras: Vec<CameraStats>,
     /// The MQTT publisher (`null` when MQTT is not configured).
     pub mqtt: Option<crate::mqtt::MqttView>,
+}
+
+/// One camera: its counters and, when it is recorded, its recorder.
+#[derive(Debug, Serialize)]
+pub struct CameraStats {
+    /// The camera's counters (the same reading `/metrics` encodes).
+    #[serde(flatten)]
+    pub camera: CameraSnapshot,
+    /// The recorder (`null` when the camera is not recorded).
+    pub recording: Option<mjpeg_record::RecorderStats>,
 }
 
 /// Builds the stats document.
@@ -29,7 +39,14 @@ pub fn relay_stats(state: &RelayState) -> RelayStats {
         uptime_s: state.started.elapsed().as_secs_f64(),
         broadcasters: state.cameras.len(),
         viewers_total: state.admission.total(),
-        cameras: state.cameras.iter().map(|c| c.snapshot()).collect(),
+        cameras: state
+            .cameras
+            .iter()
+            .map(|c| CameraStats {
+                camera: c.snapshot(),
+                recording: state.recording.as_ref().and_then(|r| r.stats(c.name())),
+            })
+            .collect(),
         mqtt: state.mqtt.as_deref().map(crate::mqtt::MqttView::of),
     }
 }
@@ -38,9 +55,11 @@ pub fn relay_stats(state: &RelayState) -> RelayStats {
 pub fn visible_stats(state: &RelayState, grant: &relay_auth::Grant) -> RelayStats {
     let mut stats = relay_stats(state);
     if !grant.is_open() && grant.cameras().is_some() {
-        stats.cameras.retain(|c| grant.allows_camera(&c.name));
+        stats
+            .cameras
+            .retain(|c| grant.allows_camera(&c.camera.name));
         stats.broadcasters = stats.cameras.len();
-        stats.viewers_total = stats.cameras.iter().map(|c| c.viewers.total).sum();
+        stats.viewers_total = stats.cameras.iter().map(|c| c.camera.viewers.total).sum();
     }
     stats
 }
