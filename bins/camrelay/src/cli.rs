@@ -117,7 +117,7 @@ pub struct Args {
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
     /// Publish detections to this MQTT broker for Home Assistant (discovery included), e.g.
-    /// mqtt://user:password@broker:1883; replaces the url of the file's [mqtt] table.
+    /// mqtt://user:password@broker:1883; replaces the url of the config file's mqtt table.
     #[arg(long, value_name = "URL", env = "CAMRELAY_MQTT")]
     pub mqtt: Option<String>,
     /// Record every camera continuously under DIR (the file's `[record]` table sets

@@ -6,7 +6,7 @@
 //!   download whose parts carry `X-Frame-Id` and `X-Timestamp`.
 //!
 //! Times are RFC 3339 or Unix seconds (`mjpeg_record::parse_time`). Every `mjpeg-record` error
-//! becomes a status in [`error_response`].
+//! becomes a status in one place, `error_response`.
 
 use std::ops::Range;
 use std::sync::Arc;
