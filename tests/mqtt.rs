@@ -38,7 +38,6 @@ async fn detections_reach_the_broker_without_viewers_and_stopping_says_offline()
     let status = &seen["camrelay/status"];
     assert_eq!(status.text(), "online");
     let camera_config = &seen["homeassistant/camera/camrelay/demo/config"];
-    assert!(camera_config.retain);
     assert_eq!(camera_config.json()["topic"], "camrelay/demo/snapshot");
     let sensor = &seen["homeassistant/binary_sensor/camrelay/demo_person/config"];
     assert_eq!(sensor.json()["state_topic"], "camrelay/demo/person");
@@ -58,6 +57,15 @@ async fn detections_reach_the_broker_without_viewers_and_stopping_says_offline()
         "the demo scene has something to find: {json}"
     );
     assert_eq!(state.admission.total(), 0, "no viewer took part");
+    // Discovery is retained: a client that subscribes only now (Home Assistant starting after
+    // the relay) still reads it. A broker clears the retain flag on messages it forwards live,
+    // so only a late subscriber can check it.
+    let mut late_ha = Subscriber::connect(&broker, "ha-late-discovery", &["homeassistant/#"]).await;
+    let discovery = late_ha
+        .next_on("homeassistant/camera/camrelay/demo/config")
+        .await;
+    assert!(discovery.retain, "discovery configs are retained");
+    assert_eq!(discovery.json()["topic"], "camrelay/demo/snapshot");
 
     // The relay's stats say so too.
     let stats = camrelay::http::stats::relay_stats(&state);
