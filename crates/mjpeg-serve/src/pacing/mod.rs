@@ -41,6 +41,11 @@ const MAX_RECHECK: Duration = Duration::from_millis(50);
 pub const PACED_FOR: Duration = Duration::from_secs(5);
 /// Most time's worth of bytes that may wait in the network before the next frame is sent.
 const NETWORK_QUEUE: Duration = Duration::from_millis(250);
+/// How long the widest window a peer advertised is remembered: between one and two of these.
+/// Linux shrinks receive buffers under TCP memory pressure (thousands of viewers on one
+/// machine), after which the old widest window is never advertised again; a viewer measured
+/// against it would wait forever for a drain it cannot show.
+pub const WIDEST_WINDOW_MEMORY: Duration = Duration::from_secs(1);
 
 /// Sets up an accepted viewer connection: `TCP_NODELAY`, and on Linux [`NOTSENT_LOWAT`].
 pub fn tune_viewer_socket(stream: &tokio::net::TcpStream) {
@@ -97,8 +102,12 @@ impl QueueProbe for TcpInfo {
 /// The pacing state of one viewer connection.
 pub struct Pacer {
     probe: Box<dyn QueueProbe>,
-    /// The widest window the peer advertised: its receive buffer with nothing unread.
+    /// The widest window the peer advertised recently (the larger of this and the previous
+    /// [`WIDEST_WINDOW_MEMORY`] bucket): its receive buffer with nothing unread.
     widest_window: u64,
+    /// The widest window advertised in the current bucket, and when the bucket began.
+    bucket_widest: u64,
+    bucket_started: Option<Instant>,
     /// `tcpi_rwnd_limited` at the last look.
     window_limited_us: u64,
     paced_until: Option<Instant>,
@@ -125,6 +134,8 @@ impl Pacer {
         let mut pacer = Pacer {
             probe,
             widest_window: 0,
+            bucket_widest: 0,
+            bucket_started: None,
             window_limited_us: 0,
             paced_until: None,
             recheck: None,
@@ -227,9 +238,28 @@ impl Pacer {
         }
     }
 
+    /// Keeps the widest window of the current and the previous bucket: a window wider than any
+    /// the peer advertised for [`WIDEST_WINDOW_MEMORY`] is forgotten.
+    fn remember_window(&mut self, window: u64, now: Instant) {
+        let started = *self.bucket_started.get_or_insert(now);
+        if now.duration_since(started) >= WIDEST_WINDOW_MEMORY {
+            let previous = if now.duration_since(started) >= 2 * WIDEST_WINDOW_MEMORY {
+                0 // nothing was looked at during the last bucket
+            } else {
+                self.bucket_widest
+            };
+            self.bucket_widest = window;
+            self.bucket_started = Some(now);
+            self.widest_window = previous.max(window);
+        } else {
+            self.bucket_widest = self.bucket_widest.max(window);
+            self.widest_window = self.widest_window.max(window);
+        }
+    }
+
     fn look(&mut self) -> Option<SocketQueues> {
         let queues = self.probe.socket_queues()?;
-        self.widest_window = self.widest_window.max(queues.peer_window);
+        self.remember_window(queues.peer_window, Instant::now());
         self.window_limited_us = queues.window_limited_us;
         Some(queues)
     }
@@ -343,6 +373,35 @@ pub(crate) mod tests {
         socket.set(|q| q.notsent = 0);
         tokio::time::advance(Duration::from_millis(10)).await;
         assert!(poll(&mut pacer).is_ready());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_receive_buffer_shrunk_under_memory_pressure_drains_after_the_window_memory() {
+        let socket = open_socket();
+        let mut pacer = socket.pacer();
+        // The kernel shrank the viewer's receive buffer to a quarter: the window never comes
+        // back to its old width, though the viewer reads everything.
+        socket.set(|q| q.peer_window = WINDOW / 4);
+        pacer.fell_behind();
+        assert!(pacer.is_pacing());
+        assert!(
+            poll(&mut pacer).is_pending(),
+            "measured against the old width"
+        );
+        let mut waited = Duration::ZERO;
+        while poll(&mut pacer).is_pending() {
+            tokio::time::advance(MAX_RECHECK).await;
+            waited += MAX_RECHECK;
+            assert!(waited <= 2 * WIDEST_WINDOW_MEMORY + MAX_RECHECK, "starved");
+        }
+        assert!(
+            waited >= WIDEST_WINDOW_MEMORY,
+            "not before the memory ran out"
+        );
+        // A narrow link still waits: bytes unread against the new width.
+        socket.set(|q| q.peer_window = WINDOW / 16);
+        tokio::time::advance(MAX_RECHECK).await;
+        assert!(poll(&mut pacer).is_pending());
     }
 
     #[tokio::test(start_paused = true)]
