@@ -12,9 +12,9 @@ use std::time::Duration;
 use clap::parser::ValueSource;
 use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser};
 
-use crate::auth::{AccessSettings, Secret};
 use crate::config::{CameraConfig, FileConfig, RelayConfig};
 use crate::error::ConfigError;
+use relay_auth::{AccessSettings, Secret};
 
 /// What a full viewer queue drops (the same as [`crate::config::QueuePolicy`]).
 pub use crate::config::QueuePolicy as PolicyArg;

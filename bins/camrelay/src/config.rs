@@ -96,7 +96,7 @@ pub struct RelayConfig {
     /// JPEG quality of annotated frames.
     pub detect_jpeg_quality: u8,
     /// Access tokens and TLS (none: open relay over plain HTTP).
-    pub access: crate::auth::AccessSettings,
+    pub access: relay_auth::AccessSettings,
     /// Publish detections over MQTT for Home Assistant (`--mqtt URL`, `[mqtt]`); `None`: off.
     pub mqtt: Option<mqtt_detections::MqttConfig>,
     /// Recording (`--record DIR` or the file's `[record]` table); `None`: nothing is recorded.
@@ -123,7 +123,7 @@ impl Default for RelayConfig {
             detect: true,
             model: None,
             detect_jpeg_quality: 80,
-            access: crate::auth::AccessSettings::default(),
+            access: relay_auth::AccessSettings::default(),
             mqtt: None,
             record: None,
         }

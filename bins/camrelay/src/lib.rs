@@ -20,16 +20,14 @@
 
 // Module map (one line each: what it owns). The camera itself (upstream supervisor, raw and
 // annotated broadcasts, detector task, counters, the frame) is the `camera-hub` crate; the
-// viewer path is `mjpeg-serve`; this crate composes them.
-pub mod auth; // access tokens and TLS settings (relay-auth)
+// viewer path is `mjpeg-serve`; recording and MQTT feeds are `camera-taps`, `/metrics` is
+// `relay-metrics`, the recording routes `archive-http`, tokens and TLS `relay-auth`; this
+// crate composes them.
 pub use camera_hub as camera; // one camera: its broadcasts, supervisor, detector, counters
 pub use camera_hub::frame; // the relay's frame: mjpeg-serve's Frame + detections + WebSocket JSON
 pub mod cli; // command-line flags, turned into a RelayConfig
 pub mod config; // RelayConfig and its defaults, the TOML file
 pub mod error; // ConfigError, StartError: why the relay did not start
 pub mod http; // routes: dashboard, MJPEG, WebSocket, SSE, snapshot, stats, metrics
-pub mod metrics; // Prometheus registry and encoding
-pub mod mqtt; // MQTT / Home Assistant: detections of every detecting camera, without viewers
-pub mod recording; // recording to disk (mjpeg-record): archive, recorders, feeding tasks
 pub mod server; // start-up, the accept loop, graceful shutdown
 pub mod state; // RelayState (shared by all) and ConnInfo (one connection)

@@ -18,8 +18,8 @@ use tokio_util::task::TaskTracker;
 use crate::camera::Camera;
 use crate::config::{RelayConfig, SourceSpec};
 use crate::error::{ConfigError, StartError};
-use crate::metrics::Metrics;
 use crate::state::{ConnInfo, RelayState};
+use relay_metrics::Metrics;
 
 /// A running relay.
 pub struct RelayHandle {
@@ -103,19 +103,32 @@ pub async fn start(mut config: RelayConfig) -> Result<RelayHandle, StartError> {
         tasks.extend(camera_tasks.spawn(&camera, &hub, latency, &shutdown));
         cameras.push(camera);
     }
-    let recording = crate::recording::start(&config, &cameras, &shutdown, &mut tasks)
-        .inspect_err(|_| shutdown.cancel())?;
+    let recording = match &config.record {
+        Some(record) => {
+            let modes = |name: &str| {
+                let camera = config.cameras.iter().find(|c| c.name == name);
+                camera.and_then(|c| c.record.clone())
+            };
+            let started =
+                camera_taps::record::start(record.clone(), &cameras, modes, &shutdown, &mut tasks);
+            Some(Arc::new(started.map_err(|e| {
+                shutdown.cancel();
+                StartError::recording(e)
+            })?))
+        }
+        None => None,
+    };
     let mqtt = match &config.mqtt {
         Some(mqtt_config) => {
-            let (stats, mqtt_tasks) = crate::mqtt::start(mqtt_config, &cameras, &shutdown)
+            let (stats, mqtt_tasks) = camera_taps::mqtt::start(mqtt_config, &cameras, &shutdown)
                 .inspect_err(|_| shutdown.cancel())?;
             tasks.extend(mqtt_tasks);
-            metrics.set_mqtt(stats.clone());
             Some(stats)
         }
         None => None,
     };
-    metrics.register_with(cameras.clone(), crate::recording::collectors(&recording));
+    let recorders = recording.as_ref().map_or_else(Vec::new, |r| r.recorders());
+    metrics.register(cameras.clone(), recorders, mqtt.clone());
     let admission = Arc::new(mjpeg_serve::Admission::new(
         config.max_viewers,
         config.max_viewers_per_camera,

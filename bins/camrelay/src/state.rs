@@ -8,7 +8,7 @@ use mjpeg_serve::{Admission, Pacer};
 
 use crate::camera::Camera;
 use crate::config::RelayConfig;
-use crate::metrics::Metrics;
+use relay_metrics::Metrics;
 
 /// Shared by every connection and task.
 pub struct RelayState {
@@ -29,7 +29,7 @@ pub struct RelayState {
     /// The MQTT publisher's counters, when MQTT is configured.
     pub mqtt: Option<Arc<mqtt_detections::MqttStats>>,
     /// Recording, when configured (`--record DIR`, `[record]`).
-    pub recording: Option<Arc<crate::recording::Recording>>,
+    pub recording: Option<Arc<camera_taps::record::Recording>>,
 }
 
 impl RelayState {

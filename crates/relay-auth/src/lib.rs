@@ -56,6 +56,8 @@ mod error;
 mod exposure;
 mod extract;
 pub mod login;
+pub mod routes;
+mod settings;
 mod store;
 #[cfg(feature = "tls")]
 pub mod tls;
@@ -71,6 +73,7 @@ pub use extract::{
     QUERY_PARAM,
 };
 pub use login::{login_cookie, logout_cookie};
+pub use settings::{AccessSettings, Secret};
 pub use store::TokenStore;
 
 /// The README's examples, compiled and run as doctests.

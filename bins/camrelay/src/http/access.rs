@@ -5,52 +5,19 @@
 //!
 //! With no token configured the relay is open, as on 127.0.0.1 out of the box.
 
-use http::{header, HeaderValue, Method, Request, Response, StatusCode};
+use http::{header, HeaderValue, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
+pub use relay_auth::routes::Access;
+use relay_auth::routes::{classify, RouteSpec};
 use relay_auth::{login, Denied, Grant, Need};
 
 use super::body::RelayBody;
 use super::text;
 use crate::state::RelayState;
 
-/// What a route needs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Access {
-    /// Anyone (`/healthz`, `/login`, `/logout`).
-    Open,
-    /// Any viewer or admin token; the handler shows only the cameras the token allows.
-    Viewer,
-    /// A viewer of the first camera (`/stream`, `/ws`).
-    ViewerOfFirst,
-    /// A viewer of the camera named by the `{camera}` path segment.
-    ViewerOfPath,
-    /// A viewer of the camera named by the `camera=` query parameter; without one, a viewer
-    /// of every camera.
-    ViewerOfQuery,
-    /// An admin of the camera named by the `{camera}` path segment.
-    AdminOfPath,
-    /// The metrics token, or an admin of every camera.
-    Metrics,
-}
-
-/// One row of the route table.
-#[derive(Debug, Clone, Copy)]
-pub struct RouteSpec {
-    /// `GET` (which also matches `HEAD`) or `POST`.
-    pub method: &'static str,
-    /// The path; a `{camera}` segment matches any camera name.
-    pub pattern: &'static str,
-    /// What it needs.
-    pub access: Access,
-}
-
 const fn get(pattern: &'static str, access: Access) -> RouteSpec {
-    RouteSpec {
-        method: "GET",
-        pattern,
-        access,
-    }
+    RouteSpec::get(pattern, access)
 }
 
 /// Every route of the relay and what it needs: the one place where access is decided (the
@@ -58,17 +25,9 @@ const fn get(pattern: &'static str, access: Access) -> RouteSpec {
 pub const ROUTES: &[RouteSpec] = &[
     get("/healthz", Access::Open),
     get("/login", Access::Open),
-    RouteSpec {
-        method: "POST",
-        pattern: "/login",
-        access: Access::Open,
-    },
+    RouteSpec::post("/login", Access::Open),
     get("/logout", Access::Open),
-    RouteSpec {
-        method: "POST",
-        pattern: "/logout",
-        access: Access::Open,
-    },
+    RouteSpec::post("/logout", Access::Open),
     get("/", Access::Viewer),
     get("/api/stats", Access::Viewer),
     get("/metrics", Access::Metrics),
@@ -86,45 +45,6 @@ pub const ROUTES: &[RouteSpec] = &[
     get("/cams/{camera}/recording.mp4", Access::AdminOfPath),
 ];
 
-/// The row a request matches and the camera its `{camera}` segment names.
-pub fn classify<'a>(
-    method: &Method,
-    path: &'a str,
-) -> Option<(&'static RouteSpec, Option<&'a str>)> {
-    let method = if method == Method::HEAD {
-        "GET"
-    } else {
-        method.as_str()
-    };
-    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    ROUTES
-        .iter()
-        .filter(|spec| spec.method == method)
-        .find_map(|spec| {
-            let pattern: Vec<&str> = spec.pattern.trim_start_matches('/').split('/').collect();
-            if pattern.len() != segments.len() {
-                return None;
-            }
-            let mut camera = None;
-            for (want, got) in pattern.iter().zip(&segments) {
-                match *want {
-                    "{camera}" => camera = Some(*got),
-                    literal if literal == *got => {}
-                    _ => return None,
-                }
-            }
-            Some((spec, camera))
-        })
-}
-
-fn query_param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
-    query
-        .split('&')
-        .filter_map(|pair| pair.split_once('='))
-        .find(|(key, _)| *key == name)
-        .map(|(_, value)| value)
-}
-
 /// Authorizes a request against [`ROUTES`] and answers the login routes itself. Passes the
 /// request on (with its [`Grant`] in the extensions) or answers 401/403.
 pub async fn gate(
@@ -134,22 +54,14 @@ pub async fn gate(
     let path = req.uri().path().to_owned();
     let query = req.uri().query().unwrap_or("").to_owned();
     let first = state.cameras.first().map(|c| c.name().to_owned());
-    let classified = classify(req.method(), &path);
+    let classified = classify(ROUTES, req.method(), &path);
     let (need, unrestricted) = match classified {
         Some((spec, _)) if spec.pattern == "/login" || spec.pattern == "/logout" => {
             return Err(login_route(state, spec, req).await)
         }
-        Some((spec, camera)) => match spec.access {
-            Access::Open => return Ok(req),
-            Access::Viewer => (Need::view(None), false),
-            Access::ViewerOfFirst => (Need::view(Some(first.as_deref().unwrap_or(""))), false),
-            Access::ViewerOfPath => (Need::view(camera), false),
-            Access::ViewerOfQuery => match query_param(&query, "camera") {
-                Some(camera) => (Need::view(Some(camera)), false),
-                None => (Need::view(None), true),
-            },
-            Access::AdminOfPath => (Need::admin(camera), false),
-            Access::Metrics => (Need::metrics(), false),
+        Some((spec, camera)) => match spec.need(camera, &query, first.as_deref()) {
+            Some(need) => need,
+            None => return Ok(req),
         },
         // Not in the table: a state-changing method or an unknown path. Fail closed; an
         // unrestricted admin then gets the router's 404 or 405.
@@ -234,25 +146,15 @@ fn redirect(to: &'static str, cookie: HeaderValue) -> Response<RelayBody> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::Method;
 
     #[test]
     fn every_route_classifies_to_its_own_row() {
         for spec in ROUTES {
             let path = spec.pattern.replace("{camera}", "door");
             let method = Method::from_bytes(spec.method.as_bytes()).expect("method");
-            let (found, camera) = classify(&method, &path).expect("classified");
+            let (found, _) = classify(ROUTES, &method, &path).expect("classified");
             assert_eq!(found.pattern, spec.pattern);
-            assert_eq!(camera.is_some(), spec.pattern.contains("{camera}"));
         }
-        assert!(classify(&Method::HEAD, "/cams/a/stream").is_some());
-        assert!(classify(&Method::POST, "/cams/a/stream").is_none());
-        assert!(classify(&Method::GET, "/cams/a/nothing").is_none());
-        assert!(classify(&Method::GET, "/cams/a/stream/extra").is_none());
-    }
-
-    #[test]
-    fn query_param_finds_the_camera() {
-        assert_eq!(query_param("a=1&camera=door", "camera"), Some("door"));
-        assert_eq!(query_param("token=x", "camera"), None);
     }
 }

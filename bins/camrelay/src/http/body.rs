@@ -20,9 +20,8 @@ pub enum RelayBody {
     Mjpeg(MjpegBody<FrameMeta>),
     /// Server-sent detection events for one viewer.
     Sse(SseBody),
-    /// Chunks produced elsewhere (a blocking reader of a recording export), ends when the
-    /// sender is dropped.
-    Channel(tokio::sync::mpsc::Receiver<Bytes>),
+    /// A recording export or listing (`archive-http`).
+    Archive(archive_http::ArchiveBody),
 }
 
 impl RelayBody {
@@ -52,7 +51,12 @@ impl Body for RelayBody {
             RelayBody::Sse(body) => body
                 .poll_next(cx)
                 .map(|o| o.map(|b| Ok(Frame::data(one(b))))),
-            RelayBody::Channel(rx) => rx.poll_recv(cx).map(|o| o.map(|b| Ok(Frame::data(one(b))))),
+            RelayBody::Archive(body) => Pin::new(body).poll_frame(cx).map(|o| {
+                o.map(|frame| match frame {
+                    Ok(frame) => Ok(frame.map_data(one)),
+                    Err(never) => match never {},
+                })
+            }),
         }
     }
 
@@ -64,6 +68,7 @@ impl Body for RelayBody {
         match self {
             RelayBody::Full(Some(bytes)) => SizeHint::with_exact(bytes.len() as u64),
             RelayBody::Full(None) => SizeHint::with_exact(0),
+            RelayBody::Archive(body) => body.size_hint(),
             _ => SizeHint::default(),
         }
     }

@@ -1,14 +1,17 @@
-//! Access-control and TLS settings of the relay (`--admin-token`, `--viewer-token`,
-//! `--metrics-token`, `[auth]`, `--tls-cert`/`--tls-key`, `[tls]`), turned into a
-//! [`relay_auth::TokenStore`] and a reloadable TLS acceptor at start-up.
+//! A server's access-control and TLS settings as they come from its command line and
+//! configuration file (`--admin-token`, `--viewer-token`, `--metrics-token`, `[auth]`,
+//! `--tls-cert`/`--tls-key`), turned into a [`TokenStore`] and a reloadable TLS acceptor at
+//! start-up.
 //!
 //! Tokens never appear in logs or `Debug` output: [`AccessSettings`]'s `Debug` shows counts.
 
 use std::fmt;
+#[cfg(feature = "tls")]
 use std::sync::Arc;
 
-use relay_auth::tls::{ReloadableTls, TlsFiles};
-use relay_auth::{AuthConfig, AuthError, TokenStore};
+#[cfg(feature = "tls")]
+use crate::tls::{ReloadableTls, TlsFiles};
+use crate::{AuthConfig, AuthError, TokenStore};
 
 /// Who may do what, and whether the relay speaks TLS.
 ///
@@ -24,6 +27,7 @@ pub struct AccessSettings {
     /// `--metrics-token`: may read `/metrics` only.
     pub metrics_token: Option<String>,
     /// Certificate chain and key for HTTPS/WSS (`None`: plain HTTP).
+    #[cfg(feature = "tls")]
     pub tls: Option<TlsFiles>,
 }
 
@@ -37,8 +41,7 @@ impl fmt::Debug for AccessSettings {
                 "metrics_token",
                 &self.metrics_token.as_ref().map(|_| "<redacted>"),
             )
-            .field("tls", &self.tls)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
@@ -55,6 +58,7 @@ impl AccessSettings {
     }
 
     /// Loads the certificate and key, if TLS is configured.
+    #[cfg(feature = "tls")]
     pub fn tls(&self) -> Result<Option<Arc<ReloadableTls>>, AuthError> {
         self.tls
             .clone()

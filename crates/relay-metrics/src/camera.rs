@@ -1,111 +1,22 @@
-//! `GET /metrics`: the Prometheus text format, through `prometheus-client`.
-//!
-//! The relay's counters live in atomics next to the code that updates them ([`CameraStats`],
-//! broadcast-core's per-subscriber counters); at scrape time a [`Collector`] takes each camera's
-//! [`CameraSnapshot`], the same reading `GET /api/stats` serialises, and encodes it, so the
-//! per-frame path pays nothing for metrics except the latency histogram.
-//!
-//! [`CameraStats`]: crate::camera::stats::CameraStats
-//! [`CameraSnapshot`]: crate::camera::snapshot::CameraSnapshot
+//! `camrelay_frames_total`, `camrelay_fps`, `camrelay_viewers`... from camera-hub's
+//! [`CameraSnapshot`], the same reading `GET /api/stats` serialises.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
+use camera_hub::snapshot::CameraSnapshot;
+use camera_hub::stats::ViewerKind;
+use camera_hub::Camera;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::counter::ConstCounter;
-use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::ConstGauge;
-use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::metrics::MetricType;
-use prometheus_client::registry::Registry;
 
-use crate::camera::snapshot::CameraSnapshot;
-use crate::camera::stats::ViewerKind;
-use crate::camera::Camera;
+use crate::Labels;
 
-type Labels = Vec<(&'static str, String)>;
-
-fn latency_histogram() -> Histogram {
-    // 1 ms .. ~4 s.
-    Histogram::new(exponential_buckets(0.001, 2.0, 13))
-}
-
-/// The relay's metrics registry.
-pub struct Metrics {
-    registry: OnceLock<Registry>,
-    mqtt: OnceLock<Arc<mqtt_detections::MqttStats>>,
-    latency: Family<Labels, Histogram, fn() -> Histogram>,
-}
-
-impl std::fmt::Debug for Metrics {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Metrics")
-    }
-}
-
-impl Default for Metrics {
-    fn default() -> Self {
-        Metrics {
-            registry: OnceLock::new(),
-            mqtt: OnceLock::new(),
-            latency: Family::new_with_constructor(latency_histogram),
-        }
-    }
-}
-
-impl Metrics {
-    /// Registers the collectors for these cameras (once).
-    pub fn register(&self, cameras: Vec<Arc<Camera>>) {
-        self.register_with(cameras, Vec::new());
-    }
-
-    /// Registers the collectors for these cameras and more collectors (recording), once.
-    pub fn register_with(&self, cameras: Vec<Arc<Camera>>, extra: Vec<Box<dyn Collector>>) {
-        let mut registry = Registry::with_prefix("camrelay");
-        for collector in extra {
-            registry.register_collector(collector);
-        }
-        registry.register(
-            "frame_latency_seconds",
-            "Camera capture time (X-Timestamp) to relay receive time",
-            self.latency.clone(),
-        );
-        registry.register_collector(Box::new(CameraCollector { cameras }));
-        if let Some(stats) = self.mqtt.get() {
-            registry.register_collector(Box::new(crate::mqtt::MqttCollector(stats.clone())));
-        }
-        let _ = self.registry.set(registry);
-    }
-
-    /// Adds the MQTT publisher's counters to the metrics (call before [`Metrics::register`]).
-    pub fn set_mqtt(&self, stats: Arc<mqtt_detections::MqttStats>) {
-        let _ = self.mqtt.set(stats);
-    }
-
-    /// Where one camera's camera-to-relay latency goes: its histogram, looked up once and
-    /// observed per frame.
-    pub fn latency_sink(&self, camera: &str) -> crate::camera::LatencySink {
-        let histogram = self
-            .latency
-            .get_or_create(&vec![("camera", camera.to_owned())])
-            .clone();
-        Box::new(move |latency| histogram.observe(latency.as_secs_f64()))
-    }
-
-    /// The text exposition.
-    pub fn encode(&self) -> String {
-        let mut out = String::new();
-        if let Some(registry) = self.registry.get() {
-            if let Err(error) = prometheus_client::encoding::text::encode(&mut out, registry) {
-                tracing::warn!(%error, "metrics encoding failed");
-            }
-        }
-        out
-    }
-}
-
-struct CameraCollector {
-    cameras: Vec<Arc<Camera>>,
+/// Encodes every camera's [`CameraSnapshot`] at scrape time.
+pub(crate) struct CameraCollector {
+    pub(crate) cameras: Vec<Arc<Camera>>,
 }
 
 impl std::fmt::Debug for CameraCollector {
@@ -255,42 +166,5 @@ impl Collector for CameraCollector {
             }
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::sync::atomic::Ordering;
-
-    use super::*;
-    use crate::config::RelayConfig;
-
-    #[test]
-    fn metrics_encode_the_same_snapshot_as_the_stats_json() {
-        let relay = RelayConfig::default();
-        let (camera, _tasks) =
-            Camera::new(RelayConfig::demo_camera().spec(), &relay.hub_settings()).expect("demo");
-        camera.stats.frames.store(42, Ordering::Relaxed);
-        camera.stats.dropped_queue_gone.store(3, Ordering::Relaxed);
-        camera
-            .stats
-            .fps_bits
-            .store(12.34f64.to_bits(), Ordering::Relaxed);
-        let metrics = Metrics::default();
-        metrics.register(vec![camera.clone()]);
-        let text = metrics.encode();
-        let json = serde_json::to_value(camera.snapshot()).expect("json");
-        assert_eq!(json["frames"], 42);
-        assert_eq!(json["dropped_queue_total"], 3);
-        assert_eq!(json["fps"], 12.3);
-        for line in [
-            "camrelay_frames_total{camera=\"demo\"} 42",
-            "camrelay_dropped_queue_frames_total{camera=\"demo\"} 3",
-            "camrelay_fps{camera=\"demo\"} 12.34",
-            "camrelay_upstream_state{camera=\"demo\",state=\"streaming\"} 1",
-            "camrelay_viewers{camera=\"demo\",kind=\"http_raw\"} 0",
-        ] {
-            assert!(text.lines().any(|l| l == line), "no {line:?} in\n{text}");
-        }
     }
 }

@@ -1,6 +1,6 @@
-//! MQTT for Home Assistant: composes `mqtt-detections` with the cameras.
+//! MQTT for Home Assistant: `mqtt-detections` fed from the cameras.
 //!
-//! With `--mqtt URL` (or an `[mqtt]` table) the relay starts one [`MqttPublisher`] and, per
+//! [`start`] starts one [`MqttPublisher`] and, per
 //! camera with detection enabled, a task that **subscribes to the camera's annotated
 //! broadcast** -- which is what starts its detector (and, through the detector's raw
 //! subscription, its upstream) -- so detections are published whether or not anyone watches.
@@ -16,21 +16,15 @@ use std::time::Duration;
 
 use broadcast_core::Policy;
 use mqtt_detections::{
-    CameraInfo, DetectionBox, DetectionEvent, MqttConfig, MqttHandle, MqttPublisher, MqttStats,
+    CameraInfo, DetectionBox, DetectionEvent, MqttConfig, MqttError, MqttHandle, MqttPublisher,
+    MqttStats,
 };
-use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
-use prometheus_client::metrics::counter::ConstCounter;
-use prometheus_client::metrics::gauge::ConstGauge;
-use prometheus_client::metrics::MetricType;
-use serde::Serialize;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use crate::camera::Camera;
-use crate::error::StartError;
-use crate::frame::{Frame, FrameState};
+use camera_hub::frame::{Frame, FrameState};
+use camera_hub::Camera;
 
 /// How long shutdown waits for the publisher to say `offline` and disconnect.
 const STOP_GRACE: Duration = Duration::from_secs(5);
@@ -41,7 +35,7 @@ pub fn start(
     config: &MqttConfig,
     cameras: &[Arc<Camera>],
     shutdown: &CancellationToken,
-) -> Result<(Arc<MqttStats>, Vec<JoinHandle<()>>), StartError> {
+) -> Result<(Arc<MqttStats>, Vec<JoinHandle<()>>), MqttError> {
     let infos: Vec<CameraInfo> = cameras.iter().map(|c| CameraInfo::new(c.name())).collect();
     let (handle, publisher) = MqttPublisher::start(config, &infos)?;
     let stats = publisher.stats();
@@ -138,75 +132,4 @@ pub fn event_of(camera: &Camera, frame: &Frame) -> Option<DetectionEvent> {
         fps: (fps > 0.0).then_some(fps),
         jpeg: Some(frame.jpeg.clone()),
     })
-}
-
-/// The `mqtt` object of `GET /api/stats`.
-#[derive(Debug, Clone, Copy, Serialize)]
-pub struct MqttView {
-    /// Whether the broker has accepted the current connection.
-    pub connected: bool,
-    /// MQTT messages written to the broker.
-    pub published: u64,
-    /// Events and messages dropped (broker away or slow): `dropped_events + dropped_messages`.
-    pub dropped: u64,
-    /// Frames handed in that the publishing task had no room for.
-    pub dropped_events: u64,
-    /// MQTT messages not sent (broker away, client queue full, snapshot too large).
-    pub dropped_messages: u64,
-    /// Successful connections after the first.
-    pub reconnects: u64,
-}
-
-impl MqttView {
-    /// Reads the counters.
-    pub fn of(stats: &MqttStats) -> Self {
-        let s = stats.snapshot();
-        MqttView {
-            connected: s.connected,
-            published: s.published,
-            dropped: s.dropped_events + s.dropped_messages,
-            dropped_events: s.dropped_events,
-            dropped_messages: s.dropped_messages,
-            reconnects: s.reconnects,
-        }
-    }
-}
-
-/// Encodes the MQTT counters for `/metrics` (`camrelay_mqtt_*`).
-#[derive(Debug)]
-pub struct MqttCollector(pub Arc<MqttStats>);
-
-impl Collector for MqttCollector {
-    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        let view = MqttView::of(&self.0);
-        let connected = encoder.encode_descriptor(
-            "mqtt_connected",
-            "1 while the MQTT broker has accepted the connection",
-            None,
-            MetricType::Gauge,
-        )?;
-        ConstGauge::new(i64::from(view.connected)).encode(connected)?;
-        let counters: [(&str, &str, u64); 3] = [
-            (
-                "mqtt_published",
-                "MQTT messages written to the broker",
-                view.published,
-            ),
-            (
-                "mqtt_dropped",
-                "MQTT events and messages dropped (broker away or slow)",
-                view.dropped,
-            ),
-            (
-                "mqtt_reconnects",
-                "MQTT connections after the first",
-                view.reconnects,
-            ),
-        ];
-        for (name, help, value) in counters {
-            let metric = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
-            ConstCounter::new(value).encode(metric)?;
-        }
-        Ok(())
-    }
 }

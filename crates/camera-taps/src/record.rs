@@ -1,5 +1,5 @@
-//! Recording (issue #16): opens the `mjpeg-record` archive, gives each recorded camera a
-//! [`Recorder`] and a task that feeds it.
+//! Recording: opens the `mjpeg-record` archive, gives each recorded camera a [`Recorder`] and
+//! a task that feeds it.
 //!
 //! The feeding task is a `broadcast-core` subscriber of the camera's raw broadcast, like a
 //! viewer, with its own bounded queue: the live path never waits for the disk, and the
@@ -14,13 +14,13 @@ use std::time::SystemTime;
 
 use bytes::Bytes;
 use mjpeg_record::{Archive, RecordFrame, Recorder, RecorderStats};
+
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::camera::Camera;
-use crate::config::RelayConfig;
-use crate::error::StartError;
-use crate::frame::{FrameState, SharedFrame};
+use camera_hub::frame::{FrameState, SharedFrame};
+use camera_hub::Camera;
+use mjpeg_record::{RecordConfig, RecordMode};
 
 /// Frames the recording subscription may queue before it drops (the recorder's own queue
 /// comes after it).
@@ -46,37 +46,33 @@ impl Recording {
     pub fn stats(&self, camera: &str) -> Option<RecorderStats> {
         self.recorder(camera).map(|r| r.stats())
     }
+
+    /// Every recorder, for the metrics.
+    pub fn recorders(&self) -> Vec<Arc<Recorder>> {
+        self.recorders.values().cloned().collect()
+    }
 }
 
-/// Opens the archive and starts one feeding task per recorded camera. `None` when recording
-/// is not configured.
+/// Opens the archive in `config.dir` and starts one feeding task per camera whose mode is on
+/// (`modes` gives each camera's mode, by name; a camera not in it is recorded with the
+/// default, continuous). The tasks end on `shutdown`, after closing their segment cleanly.
 pub fn start(
-    config: &RelayConfig,
+    config: RecordConfig,
     cameras: &[Arc<Camera>],
+    modes: impl Fn(&str) -> Option<RecordMode>,
     shutdown: &CancellationToken,
     tasks: &mut Vec<JoinHandle<()>>,
-) -> Result<Option<Arc<Recording>>, StartError> {
-    let Some(record) = &config.record else {
-        return Ok(None);
-    };
-    let archive = Arc::new(Archive::open(record.clone()).map_err(StartError::recording)?);
+) -> Result<Recording, mjpeg_record::Error> {
+    let dir = config.dir.clone();
+    let archive = Arc::new(Archive::open(config)?);
     let mut recorders = HashMap::new();
     for camera in cameras {
-        let mode = config
-            .cameras
-            .iter()
-            .find(|c| c.name == camera.name())
-            .and_then(|c| c.record.clone())
-            .unwrap_or_default();
+        let mode = modes(camera.name()).unwrap_or_default();
         if !mode.is_on() {
             continue;
         }
-        let recorder = Arc::new(
-            archive
-                .recorder(camera.name(), mode.clone())
-                .map_err(StartError::recording)?,
-        );
-        tracing::info!(camera = %camera.name(), dir = %record.dir.display(), ?mode, "recording");
+        let recorder = Arc::new(archive.recorder(camera.name(), mode.clone())?);
+        tracing::info!(camera = %camera.name(), dir = %dir.display(), ?mode, "recording");
         let events = mode.needs_detector() && camera.detect_enabled;
         if mode.needs_detector() && !camera.detect_enabled {
             tracing::warn!(camera = %camera.name(), "events recording needs detection, which is off for this camera: nothing will match");
@@ -89,7 +85,7 @@ pub fn start(
         )));
         recorders.insert(camera.name().to_owned(), recorder);
     }
-    Ok(Some(Arc::new(Recording { archive, recorders })))
+    Ok(Recording { archive, recorders })
 }
 
 /// Unix microseconds of a frame's camera time.
@@ -192,106 +188,4 @@ fn with_detections(frame: RecordFrame, annotated: &SharedFrame) -> RecordFrame {
         .map(Bytes::from)
         .unwrap_or_default();
     frame.with_detections(&labels, json)
-}
-
-/// The Prometheus collectors of recording (none when it is off).
-pub fn collectors(
-    recording: &Option<Arc<Recording>>,
-) -> Vec<Box<dyn prometheus_client::collector::Collector>> {
-    match recording {
-        Some(recording) => vec![Box::new(RecordingCollector {
-            recording: recording.clone(),
-        })],
-        None => Vec::new(),
-    }
-}
-
-/// Encodes every recorder's stats at scrape time.
-struct RecordingCollector {
-    recording: Arc<Recording>,
-}
-
-impl std::fmt::Debug for RecordingCollector {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("RecordingCollector")
-    }
-}
-
-type Metric = (&'static str, &'static str, bool, fn(&RecorderStats) -> f64);
-
-/// `camrelay_recording_*`: (name, help, is a counter, value).
-const METRICS: [Metric; 6] = [
-    (
-        "recording_frames",
-        "Frames written to recordings",
-        true,
-        |s| s.frames_written as f64,
-    ),
-    (
-        "recording_bytes",
-        "Bytes written to recordings",
-        true,
-        |s| s.bytes_written as f64,
-    ),
-    (
-        "recording_dropped_frames",
-        "Frames dropped from recordings: the writer's queue was full (slow disk)",
-        true,
-        |s| s.frames_dropped as f64,
-    ),
-    (
-        "recording_errors",
-        "Disk errors seen by the recorder",
-        true,
-        |s| s.errors as f64,
-    ),
-    (
-        "recording_disk_free_bytes",
-        "Free bytes on the recording filesystem",
-        false,
-        |s| s.disk_free_bytes as f64,
-    ),
-    (
-        "recording_write_latency_seconds",
-        "Time of the last fragment write",
-        false,
-        |s| s.write_latency_last_us as f64 / 1e6,
-    ),
-];
-
-impl prometheus_client::collector::Collector for RecordingCollector {
-    fn encode(
-        &self,
-        mut encoder: prometheus_client::encoding::DescriptorEncoder,
-    ) -> Result<(), std::fmt::Error> {
-        use prometheus_client::encoding::EncodeMetric;
-        use prometheus_client::metrics::counter::ConstCounter;
-        use prometheus_client::metrics::gauge::ConstGauge;
-        use prometheus_client::metrics::MetricType;
-        let mut stats: Vec<RecorderStats> = self
-            .recording
-            .recorders
-            .values()
-            .map(|r| r.stats())
-            .collect();
-        stats.sort_by(|a, b| a.camera.cmp(&b.camera));
-        for (name, help, is_counter, value) in METRICS {
-            let kind = if is_counter {
-                MetricType::Counter
-            } else {
-                MetricType::Gauge
-            };
-            let mut metric = encoder.encode_descriptor(name, help, None, kind)?;
-            for s in &stats {
-                let labels = vec![("camera", s.camera.clone())];
-                let family = metric.encode_family(&labels)?;
-                if is_counter {
-                    ConstCounter::new(value(s)).encode(family)?;
-                } else {
-                    ConstGauge::new(value(s)).encode(family)?;
-                }
-            }
-        }
-        Ok(())
-    }
 }
