@@ -244,6 +244,74 @@ fn again<M: Default>(f: &Frame<M>) -> Frame<M> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mjpeg_record::{Archive, RecordConfig, RecordFrame, RecordMode};
+
+    /// Five recorded frames of `door` as the session would emit them.
+    fn recorded(dir: &std::path::Path) -> Vec<FrameRef<FrameLocation>> {
+        let archive = Archive::open(RecordConfig::new(dir)).expect("archive");
+        let rec = archive
+            .recorder("door", RecordMode::CONTINUOUS)
+            .expect("recorder");
+        let t0 = 1_764_448_210_000_000;
+        for i in 0..5u64 {
+            let mut jpeg = vec![0xFF, 0xD8];
+            jpeg.extend(format!("frame {i}").bytes());
+            let jpeg = bytes::Bytes::from(jpeg);
+            let t = t0 + i as i64 * 33_333;
+            assert!(rec.try_record(RecordFrame::new(jpeg, i, t, t)));
+        }
+        rec.flush();
+        let index = archive
+            .frame_index("door", t0, t0 + 1_000_000)
+            .expect("index");
+        index
+            .frames
+            .iter()
+            .map(|f| FrameRef {
+                frame_id: f.record.frame_id,
+                capture_us: f.record.capture_us,
+                handle: FrameLocation {
+                    segment: index.segments[f.segment as usize].clone(),
+                    offset: f.record.offset,
+                    size: f.record.size,
+                },
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn frames_arriving_while_the_disk_reads_replace_the_waiting_one_in_order() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let frames = recorded(dir.path());
+        let (sink, outputs) =
+            ArchiveSink::start::<()>(&["door".to_owned()], broadcast_core::Config::default());
+        let out = &outputs[0];
+        let mut rx = out.broadcast.subscribe();
+        // All five before the loader runs: only the newest is read, four are skipped.
+        for f in &frames {
+            sink.emit(0, f.clone()).await;
+        }
+        let got = rx.recv().await.expect("frame").item;
+        assert_eq!(got.id, 4);
+        assert_eq!(&got.jpeg[2..], b"frame 4");
+        assert_eq!(out.stats.skipped.load(Ordering::Relaxed), 4);
+        assert_eq!(out.stats.published.load(Ordering::Relaxed), 1);
+        assert_eq!(out.stats.last_frame_id(), Some(4));
+        // One at a time, each published in order; whatever is skipped is counted.
+        for f in &frames {
+            sink.emit(0, f.clone()).await;
+            tokio::task::yield_now().await;
+        }
+        drop(sink); // the session ended: the broadcast closes after the last frame
+        let mut ids = Vec::new();
+        while let Some(d) = rx.recv().await {
+            ids.push(d.item.id);
+        }
+        assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+        let skipped = out.stats.skipped.load(Ordering::Relaxed) - 4;
+        assert!(ids.len() as u64 + skipped <= 5, "{ids:?} + {skipped}");
+        assert!(out.broadcast.is_closed());
+    }
 
     #[test]
     fn timestamps() {
