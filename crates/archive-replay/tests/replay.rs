@@ -434,3 +434,48 @@ async fn a_viewer_joining_a_paused_session_gets_its_frame_at_once() {
     replay.delete(&created.id).expect("delete");
     task.await.expect("viewer");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_replay_that_reached_the_end_of_a_growing_recording_follows_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let archive = std::sync::Arc::new(
+        mjpeg_record::Archive::open(mjpeg_record::RecordConfig::new(dir.path())).expect("open"),
+    );
+    let rec = archive
+        .recorder("door", mjpeg_record::RecordMode::CONTINUOUS)
+        .expect("recorder");
+    // Capture times up to the present: the recording is still growing.
+    let t0 = mjpeg_record::now_micros() - 3_000_000;
+    let record = |ids: std::ops::Range<u64>| {
+        for id in ids {
+            let t = t0 + id as i64 * 100_000; // 10 fps
+            let frame = mjpeg_record::RecordFrame::new(jpeg("door", id), id, t, t);
+            assert!(rec.try_record(frame));
+        }
+        rec.flush();
+    };
+    record(0..30);
+    let replay: archive_replay::ReplayService<()> =
+        archive_replay::ReplayService::new(archive.clone(), ServiceConfig::default());
+    let created = replay
+        .create(create_body(&["door"], t0 + 2_000_000, 1.0))
+        .await
+        .expect("create");
+    let log = Log::default();
+    let task = log.watch("door", replay.subscribe(&created.id, "door").expect("sub"));
+    sleep(Duration::from_secs(4)).await;
+    let state = replay.state(&created.id).expect("state");
+    assert!(state.ended, "paused at the newest frame: {state:?}");
+    assert_eq!(log.ids("door"), (20..30).collect::<Vec<_>>());
+
+    // More frames are recorded: the session re-reads its window and goes on.
+    record(30..60);
+    sleep(Duration::from_secs(3)).await;
+    let state = replay.state(&created.id).expect("state");
+    assert!(!state.ended, "{state:?}");
+    let ids = log.ids("door");
+    assert!(ids.windows(2).all(|w| w[1] == w[0] + 1), "{ids:?}");
+    assert!(ids.len() > 30, "{ids:?}");
+    replay.delete(&created.id).expect("delete");
+    task.await.expect("viewer");
+}
