@@ -90,6 +90,9 @@ pub enum Error {
     /// Reading the recordings failed.
     #[error("recordings: {0}")]
     Archive(#[from] mjpeg_record::Error),
+    /// A blocking read of the recordings panicked or was cancelled.
+    #[error("reading the recordings failed: {0}")]
+    Task(String),
 }
 
 impl Error {
@@ -103,6 +106,7 @@ impl Error {
             Error::UnknownSession(_) | Error::UnknownCamera(_) => ErrorKind::NotFound,
             Error::OutsideRecordings { .. } => ErrorKind::OutsideRecordings,
             Error::TooManySessions { .. } => ErrorKind::Full,
+            Error::Task(_) => ErrorKind::Storage,
             Error::Archive(e) => match e.kind() {
                 mjpeg_record::ErrorKind::Parse | mjpeg_record::ErrorKind::InvalidInput => {
                     ErrorKind::BadRequest

@@ -158,13 +158,9 @@ fn lock<M>(map: &OutputMap<M>) -> MutexGuard<'_, HashMap<SessionId, Arc<Outputs<
 
 /// Runs blocking archive work off the async threads.
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
-    tokio::task::spawn_blocking(f).await.unwrap_or_else(|e| {
-        Err(Error::Archive(mjpeg_record::Error::Io {
-            op: "replay task",
-            path: Default::default(),
-            source: std::io::Error::other(e.to_string()),
-        }))
-    })
+    tokio::task::spawn_blocking(f)
+        .await
+        .unwrap_or_else(|e| Err(Error::Task(e.to_string())))
 }
 
 impl<M: Default + Send + Sync + 'static> ReplayService<M> {
@@ -543,5 +539,32 @@ async fn keep_window(
         if st.ended && handle.tracks().iter().any(|t| t.after(pos).is_some()) {
             let _ = handle.play();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn send_sync<T: Send + Sync + 'static>(_: &T) {}
+    fn send<T: Send>(_: T) {}
+
+    /// The relay keeps the service in its shared state and calls it from hyper handlers,
+    /// whose futures must be `Send`.
+    #[tokio::test]
+    async fn the_service_and_its_futures_are_send() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let archive =
+            Arc::new(Archive::open(mjpeg_record::RecordConfig::new(dir.path())).expect("open"));
+        let replay: ReplayService<()> = ReplayService::new(archive, ServiceConfig::default());
+        send_sync(&replay);
+        let body = br#"{"cameras": ["door"], "start": 1}"#;
+        send(replay.create(CreateRequest::from_json(body).expect("json")));
+        send(replay.control("x", Action::Play));
+        let err = replay
+            .create(CreateRequest::from_json(body).expect("json"))
+            .await
+            .expect_err("nothing recorded");
+        assert_eq!(err.kind(), crate::ErrorKind::NotFound);
     }
 }
