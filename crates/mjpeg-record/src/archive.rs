@@ -6,6 +6,7 @@ use crate::config::{RecordConfig, RecordMode};
 use crate::error::{Error, Result};
 use crate::export::{fnv1a, ExportFrame, MjpegExport, Mp4Export, Selection, FNV_OFFSET};
 use crate::layout::{check_camera, slot_of, SegmentPaths};
+use crate::read::{FrameIndex, SegmentFile};
 use crate::recorder::Recorder;
 use crate::retention::{self, RetentionOutcome};
 use crate::time::{now_micros, Micros};
@@ -242,16 +243,12 @@ impl Archive {
         })
     }
 
-    fn select(&self, camera: &str, start: Micros, end: Micros) -> Result<Selection> {
-        let mut sel = Selection {
-            files: Vec::new(),
-            frames: Vec::new(),
-            etag: String::new(),
-        };
-        let mut h = FNV_OFFSET;
-        fnv1a(&mut h, camera.as_bytes());
-        fnv1a(&mut h, &start.to_le_bytes());
-        fnv1a(&mut h, &end.to_le_bytes());
+    /// The frames of `camera` recorded in `[start, end)`: their index records with the open
+    /// segment files to read them from, and the range's spans. Only frames whose JPEG is
+    /// wholly in its segment as opened are listed (the index is written after the data). An
+    /// empty range is an empty index, not an error. Blocking: reads one index per segment.
+    pub fn frame_index(&self, camera: &str, start: Micros, end: Micros) -> Result<FrameIndex> {
+        let mut out = FrameIndex::default();
         for (slot, _) in self.slots(camera, start, end)? {
             let paths = self.shared.paths(camera, slot);
             let file = match std::fs::File::open(&paths.mp4) {
@@ -263,30 +260,49 @@ impl Archive {
                 .metadata()
                 .map_err(|e| Error::io("stat", &paths.mp4, e))?;
             let mut recs = catalog::read_index(&paths)?;
-            // Only frames whose bytes are in the file as opened (the index is written after).
             recs.retain(|r| r.offset + u64::from(r.size) <= meta.len());
             recs.retain(|r| r.capture_us >= start && r.capture_us < end);
             if recs.is_empty() {
                 continue;
             }
-            fnv1a(&mut h, paths.mp4.as_os_str().as_encoded_bytes());
-            fnv1a(&mut h, &meta.ino().to_le_bytes());
-            fnv1a(&mut h, &(recs.len() as u64).to_le_bytes());
-            if let Some(last) = recs.last() {
-                fnv1a(&mut h, &last.to_bytes());
-            }
-            let idx = sel.files.len() as u32;
-            sel.files.push(Arc::new(file));
-            sel.frames
-                .extend(recs.into_iter().map(|rec| ExportFrame { file: idx, rec }));
+            out.push_segment(SegmentFile::new(paths.mp4, slot, meta.ino(), file), recs);
         }
-        if sel.frames.is_empty() {
+        Ok(out.finish())
+    }
+
+    fn select(&self, camera: &str, start: Micros, end: Micros) -> Result<Selection> {
+        let index = self.frame_index(camera, start, end)?;
+        if index.frames.is_empty() {
             return Err(Error::NotFound(format!(
                 "no recording of {camera} in that range"
             )));
         }
-        sel.etag = format!("\"{h:016x}-{:x}\"", sel.frames.len());
-        Ok(sel)
+        let mut h = FNV_OFFSET;
+        fnv1a(&mut h, camera.as_bytes());
+        fnv1a(&mut h, &start.to_le_bytes());
+        fnv1a(&mut h, &end.to_le_bytes());
+        for (n, seg) in index.segments.iter().enumerate() {
+            let in_seg = index.frames.iter().filter(|f| f.segment as usize == n);
+            let (count, last) = in_seg.fold((0u64, None), |(c, _), f| (c + 1, Some(f.record)));
+            fnv1a(&mut h, seg.path().as_os_str().as_encoded_bytes());
+            fnv1a(&mut h, &seg.inode().to_le_bytes());
+            fnv1a(&mut h, &count.to_le_bytes());
+            if let Some(last) = last {
+                fnv1a(&mut h, &last.to_bytes());
+            }
+        }
+        Ok(Selection {
+            files: index.segments.iter().map(|s| s.file.clone()).collect(),
+            etag: format!("\"{h:016x}-{:x}\"", index.frames.len()),
+            frames: index
+                .frames
+                .iter()
+                .map(|f| ExportFrame {
+                    file: f.segment,
+                    rec: f.record,
+                })
+                .collect(),
+        })
     }
 
     /// One standalone MP4 of `camera` in `[start, end)`, served by byte ranges.

@@ -8,7 +8,8 @@
 //! detections to `MM.events.jsonl`; data and index are `fdatasync`ed at least every second.
 //! The [`Archive`] owns the directory: it repairs torn segments at start-up, applies
 //! retention (age and size), answers queries ([`Archive::recordings`]) and builds exports
-//! ([`Archive::export_mp4`] with byte ranges, [`Archive::export_mjpeg`]).
+//! ([`Archive::export_mp4`] with byte ranges, [`Archive::export_mjpeg`]), and reads frames
+//! back one at a time for replay ([`Archive::frame_index`], [`SegmentFile::read_jpeg`]).
 //!
 //! ```
 //! use bytes::Bytes;
@@ -52,6 +53,7 @@ pub mod index;
 pub mod jpeg;
 pub mod layout;
 mod preroll;
+mod read;
 mod recorder;
 pub mod recovery;
 mod retention;
@@ -65,6 +67,7 @@ pub use config::{EventsMode, EventsTag, RecordConfig, RecordMode, SimpleMode};
 pub use error::{Error, ErrorKind, Result};
 pub use export::{ExportedFrame, MjpegExport, Mp4Export};
 pub use frame::{Detections, RecordFrame};
+pub use read::{FrameIndex, IndexedFrame, SegmentFile};
 pub use recorder::Recorder;
 pub use retention::RetentionOutcome;
 pub use stats::{disk_free, RecordState, RecorderStats};
