@@ -350,9 +350,13 @@ mod tests {
         // A viewer: retried within 250 ms, then every 350 ms ± 25 %.
         let mut viewer = camera.raw.subscribe();
         run_for(0.3).await;
-        assert_eq!(reconnects(&camera), quiet + 1);
+        let arrived = reconnects(&camera);
+        assert!(
+            (quiet + 1..=quiet + 2).contains(&arrived),
+            "{quiet} -> {arrived}"
+        );
         run_for(10.0).await;
-        let watched = reconnects(&camera) - quiet - 1;
+        let watched = reconnects(&camera) - arrived;
         assert!((20..=40).contains(&watched), "{watched} retries in 10 s");
         // Never a live frame (offline cards go by the wall clock, which stands still here).
         assert!(!viewer

@@ -431,7 +431,9 @@ mod tests {
         waiting.store(true, Ordering::Relaxed);
         poll(&mut frames, 0.3).await;
         let arrived = status.snapshot();
-        assert_eq!(arrived.reconnects, quiet.reconnects + 1, "{arrived:?}");
+        // (A second retry may follow 262 ms after a first one right at the change.)
+        let cut_short = arrived.reconnects - quiet.reconnects;
+        assert!((1..=2).contains(&cut_short), "{quiet:?} -> {arrived:?}");
         // From then on the steady interval: 22 to 38 retries in 10 s.
         poll(&mut frames, 10.0).await;
         let steady = status.snapshot();
