@@ -2,6 +2,8 @@
 //! relay and the mock camera on loopback, and read a relay stream the way a viewer does.
 #![allow(clippy::unwrap_used)]
 
+pub mod brownouts;
+
 use std::future::Future;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};

@@ -96,10 +96,19 @@ async fn open(upstream: &Upstream, camera: &Arc<Camera>) -> BoxStream<'static, C
     match upstream {
         Upstream::Camera(source) => {
             apply_esp32_settings(camera);
-            source.frames().boxed()
+            source.frames_with(demand(camera)).boxed()
         }
         Upstream::Demo(demo) => demo.frames(camera.clone()).await,
     }
+}
+
+/// Whether anyone waits for the camera's frames: a raw subscriber, i.e. a viewer, a snapshot
+/// request, a recording or the detector (which subscribes to raw frames only while someone
+/// watches annotated ones). A camera kept open for nobody (`always_on`) is then retried with
+/// exponential backoff instead of every 350 ms while it is down.
+fn demand(camera: &Camera) -> esp32_source::Demand {
+    let raw = camera.raw.clone();
+    esp32_source::Demand::from_fn(move || raw.subscriber_count() > 0)
 }
 
 /// Pushes the configured ESP32 settings through `/control`, in the background.
@@ -295,5 +304,75 @@ impl Supervisor {
             upstream = state,
             "broadcasting"
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{CameraSpec, HubSettings, SourceSpec};
+
+    /// Polls nothing: lets the camera's tasks run for `secs` of (paused) time.
+    async fn run_for(secs: f64) {
+        tokio::time::sleep(Duration::from_secs_f64(secs)).await;
+    }
+
+    fn reconnects(camera: &Camera) -> u64 {
+        camera
+            .source_status
+            .as_ref()
+            .expect("a real upstream")
+            .snapshot()
+            .reconnects
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_unwatched_camera_backs_off_and_a_viewer_brings_the_steady_retries_back() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}/stream", listener.local_addr().expect("addr"));
+        drop(listener);
+        let settings = HubSettings {
+            always_on: true,
+            detect: false,
+            ..HubSettings::default()
+        };
+        let spec = CameraSpec::new("down", SourceSpec::Stream { url });
+        let (camera, tasks) = Camera::new(spec, &settings).expect("valid camera");
+        let shutdown = CancellationToken::new();
+        let handles = tasks.spawn(&camera, &settings, Box::new(|_| {}), &shutdown);
+
+        // Always on, nobody watching: exponential backoff (0.5, 1, 2, 4, 8 s ± 25 %), 4 to 6
+        // retries in 20 s instead of about 57.
+        run_for(20.0).await;
+        let quiet = reconnects(&camera);
+        assert!((4..=6).contains(&quiet), "{quiet} retries");
+
+        // A viewer: retried within 250 ms, then every 350 ms ± 25 %.
+        let mut viewer = camera.raw.subscribe();
+        run_for(0.3).await;
+        let arrived = reconnects(&camera);
+        assert!(
+            (quiet + 1..=quiet + 2).contains(&arrived),
+            "{quiet} -> {arrived}"
+        );
+        run_for(10.0).await;
+        let watched = reconnects(&camera) - arrived;
+        assert!((20..=40).contains(&watched), "{watched} retries in 10 s");
+        // Never a live frame (offline cards go by the wall clock, which stands still here).
+        assert!(!viewer
+            .try_recv()
+            .is_ok_and(|frame| frame.item.state == crate::frame::FrameState::Live));
+
+        // The viewer leaves: back to long delays (the retry count is high: the cap, 30 s).
+        drop(viewer);
+        run_for(1.0).await;
+        let left = reconnects(&camera);
+        run_for(20.0).await;
+        assert!(reconnects(&camera) - left <= 1);
+
+        shutdown.cancel();
+        for handle in handles {
+            handle.await.expect("task ended");
+        }
     }
 }

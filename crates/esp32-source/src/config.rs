@@ -22,15 +22,17 @@ pub enum SourceKind {
 /// When to retry after a failure: a short steady interval while someone waits for frames,
 /// exponential backoff with jitter and a cap where retrying fast is pointless.
 ///
-/// A source only connects while its frame stream is polled, i.e. while someone (viewers, a
-/// recording) waits for the camera. After a failure that a rebooting, busy or briefly
-/// unreachable camera produces (refused or timed-out connection, stall, lost stream, HTTP 5xx;
-/// see [`SourceError::is_persistent`](crate::SourceError::is_persistent)), the source retries
+/// A source only connects while its frame stream is polled. While someone (viewers, a
+/// recording) waits for the camera (see [`Demand`](crate::Demand)), after a failure that a
+/// rebooting, busy or briefly unreachable camera produces (refused or timed-out connection,
+/// stall, lost stream, HTTP 5xx; see
+/// [`SourceError::is_persistent`](crate::SourceError::is_persistent)), the source retries
 /// every [`waiting_interval`](Backoff::waiting_interval) (default 350 ms ±25 %), so a camera
 /// that browns out streams again within about that long of accepting connections.
 ///
 /// After an answer that would repeat (HTTP 404 or another 4xx, authentication refused, not an
-/// MJPEG stream, a redirect), or with `waiting_interval: None`, it backs off exponentially:
+/// MJPEG stream, a redirect), while nobody waits (a stream kept open for no one), or with
+/// `waiting_interval: None`, it backs off exponentially:
 /// the delay before retry number `r` (0-based: `r = 0` is the first retry after a failure) is
 /// `initial * factor^r`, capped at `max`. Both delays are spread by `±jitter` (a fraction), so
 /// that many relays restarting together do not dial a camera in lockstep. The exponential

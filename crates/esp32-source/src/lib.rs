@@ -13,8 +13,9 @@
 //!   redirects (never followed: the error names the `Location`), caps header and part sizes;
 //! - reconnects forever on connect failure (also the very first), connection loss or a stall
 //!   (no complete frame for [`SourceConfig::stall_timeout`]): every 350 ms or so while the
-//!   camera is down, busy or silent, with exponential backoff where retrying fast is pointless
-//!   (HTTP 4xx, not MJPEG); see [`Backoff`];
+//!   camera is down, busy or silent and someone waits for it ([`Demand`]), with exponential
+//!   backoff where retrying fast is pointless (HTTP 4xx, not MJPEG) or nobody waits; see
+//!   [`Backoff`];
 //! - publishes its [`SourceState`], the typed [`LastError`], outage timings and counters
 //!   through a [`StatusHandle`].
 //!
@@ -60,6 +61,7 @@
 
 mod config;
 mod control;
+mod demand;
 mod error;
 mod frame;
 mod http;
@@ -72,6 +74,7 @@ mod target;
 
 pub use config::{Backoff, SourceConfig, SourceKind};
 pub use control::Esp32Control;
+pub use demand::Demand;
 pub use error::{ErrorContext, ErrorKind, SourceError};
 pub use frame::CameraFrame;
 pub use source::{FrameStream, Source};

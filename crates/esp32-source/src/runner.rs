@@ -11,8 +11,12 @@ use crate::status::LastError;
 use crate::stream_session::{Read, StreamSession};
 use crate::target::Target;
 use crate::{
-    CameraFrame, ErrorContext, SourceConfig, SourceError, SourceKind, SourceState, StatusHandle,
+    CameraFrame, Demand, ErrorContext, SourceConfig, SourceError, SourceKind, SourceState,
+    StatusHandle,
 };
+
+/// While a long backoff runs for nobody: how often the runner looks whether someone waits now.
+const DEMAND_CHECK: Duration = Duration::from_millis(250);
 
 /// Owns the upstream connection of one frame stream. Dropping it closes the connection and
 /// marks the source `Stopped`.
@@ -23,6 +27,8 @@ pub(crate) struct Runner {
     target: Arc<Target>,
     /// Where state and counters are published.
     status: StatusHandle,
+    /// Whether someone waits for frames: steady retries, or exponential backoff.
+    demand: Demand,
     /// Failures since the last delivered frame: drives the backoff and the attempt number.
     failures: u32,
     /// Whether the last failure was an answer that would repeat (exponential backoff).
@@ -48,11 +54,13 @@ impl Runner {
         config: Arc<SourceConfig>,
         target: Arc<Target>,
         status: StatusHandle,
+        demand: Demand,
     ) -> Self {
         Runner {
             config,
             target,
             status,
+            demand,
             failures: 0,
             persistent: false,
             last_frame: None,
@@ -168,24 +176,7 @@ impl Runner {
     async fn begin_attempt(&mut self) -> ErrorContext {
         let attempt = self.failures.saturating_add(1);
         if self.failures > 0 {
-            let delay = self
-                .config
-                .backoff
-                .retry_delay(self.failures - 1, self.persistent);
-            let retry_at = Instant::now() + delay;
-            self.status.update(|s| {
-                s.state = SourceState::BackingOff {
-                    attempt,
-                    retry_at: retry_at.into_std(),
-                }
-            });
-            tracing::info!(
-                attempt,
-                delay_ms = delay.as_millis() as u64,
-                persistent = self.persistent,
-                "backing off"
-            );
-            tokio::time::sleep_until(retry_at).await;
+            self.back_off(attempt).await;
             if let Some(clock) = &mut self.snapshot_clock {
                 clock.reset();
             }
@@ -203,6 +194,56 @@ impl Runner {
             url: self.target.url.clone(),
             attempt,
         }
+    }
+
+    /// Sleeps before retry `attempt` (the first retry is attempt 2): the steady interval while
+    /// someone waits and the failure may go away by itself, else exponential backoff. While a
+    /// long delay runs for nobody, the demand is looked at every [`DEMAND_CHECK`]: someone who
+    /// arrives cuts the delay to the steady interval (counted from the failure).
+    async fn back_off(&mut self, attempt: u32) {
+        let backoff = &self.config.backoff;
+        let retry = self.failures - 1;
+        let failed_at = Instant::now();
+        let mut watched = self.demand.is_waiting();
+        let delay = backoff.retry_delay(retry, self.persistent || !watched);
+        let mut retry_at = failed_at + delay;
+        self.publish_backing_off(attempt, retry_at);
+        tracing::info!(
+            attempt,
+            delay_ms = delay.as_millis() as u64,
+            persistent = self.persistent,
+            watched,
+            "backing off"
+        );
+        loop {
+            if watched || self.persistent {
+                tokio::time::sleep_until(retry_at).await;
+                return;
+            }
+            let look = retry_at.min(Instant::now() + DEMAND_CHECK);
+            tokio::time::sleep_until(look).await;
+            if look >= retry_at {
+                return;
+            }
+            if self.demand.is_waiting() {
+                watched = true;
+                let steady = failed_at + backoff.retry_delay(retry, false);
+                if steady < retry_at {
+                    retry_at = steady;
+                    self.publish_backing_off(attempt, retry_at);
+                    tracing::info!(attempt, "someone waits: retrying at the steady interval");
+                }
+            }
+        }
+    }
+
+    fn publish_backing_off(&self, attempt: u32, retry_at: Instant) {
+        self.status.update(|s| {
+            s.state = SourceState::BackingOff {
+                attempt,
+                retry_at: retry_at.into_std(),
+            }
+        });
     }
 
     /// The camera accepted a TCP connection: during an outage the way back starts here.
@@ -340,6 +381,92 @@ mod tests {
         assert!(status.down_since.is_some());
         assert!(matches!(status.state, SourceState::BackingOff { .. }));
         assert!(status.state.attempt() > Some(20), "{:?}", status.state);
+    }
+
+    /// A port nothing listens on.
+    fn refused_url() -> String {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        drop(listener);
+        format!("http://{addr}/stream")
+    }
+
+    /// A frame stream of a refused port whose demand is `waiting`, and its status.
+    fn watched_by(
+        waiting: &Arc<std::sync::atomic::AtomicBool>,
+    ) -> (crate::FrameStream, StatusHandle) {
+        let source =
+            crate::Source::new(SourceConfig::stream("cam", refused_url())).expect("valid URL");
+        let waiting = waiting.clone();
+        let demand = Demand::from_fn(move || waiting.load(std::sync::atomic::Ordering::Relaxed));
+        (source.frames_with(demand), source.status())
+    }
+
+    /// Polls `frames` for `secs` of (paused) time; no frame may come.
+    async fn poll(frames: &mut crate::FrameStream, secs: f64) {
+        use futures_util::StreamExt;
+        let polled = tokio::time::timeout(Duration::from_secs_f64(secs), frames.next()).await;
+        assert!(polled.is_err(), "no frame expected");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn nobody_waiting_backs_off_exponentially_until_someone_arrives() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let waiting = Arc::new(AtomicBool::new(false));
+        let (mut frames, status) = watched_by(&waiting);
+        poll(&mut frames, 20.0).await;
+        // Retries after about 0.5, 1, 2, 4 and 8 s (±25 %, at 0.5 .. 15.5 s): 4 to 6 in 20 s,
+        // where the steady interval would make about 57.
+        let quiet = status.snapshot();
+        assert!((4..=6).contains(&quiet.reconnects), "{quiet:?}");
+        let SourceState::BackingOff { retry_at, .. } = quiet.state else {
+            panic!("backing off expected: {quiet:?}");
+        };
+        // The next delay is 8 or 16 s: well beyond the steady interval.
+        let in_a_second = (Instant::now() + Duration::from_secs(1)).into_std();
+        assert!(retry_at > in_a_second, "{quiet:?}");
+        assert!(!quiet.last_error.as_ref().expect("an error").persistent);
+
+        // A viewer arrives: the long delay is cut short within 250 ms.
+        waiting.store(true, Ordering::Relaxed);
+        poll(&mut frames, 0.3).await;
+        let arrived = status.snapshot();
+        // (A second retry may follow 262 ms after a first one right at the change.)
+        let cut_short = arrived.reconnects - quiet.reconnects;
+        assert!((1..=2).contains(&cut_short), "{quiet:?} -> {arrived:?}");
+        // From then on the steady interval: 22 to 38 retries in 10 s.
+        poll(&mut frames, 10.0).await;
+        let steady = status.snapshot();
+        assert!(
+            (20..=40).contains(&(steady.reconnects - arrived.reconnects)),
+            "{arrived:?} -> {steady:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retries_slow_down_once_nobody_waits() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let waiting = Arc::new(AtomicBool::new(true));
+        let (mut frames, status) = watched_by(&waiting);
+        poll(&mut frames, 5.0).await;
+        let watched = status.snapshot();
+        // 350 ms ± 25 %: 11 to 19 retries in 5 s.
+        assert!((10..=20).contains(&watched.reconnects), "{watched:?}");
+        // The last viewer leaves: after the retry already scheduled, the delay is that of the
+        // retry count so far, i.e. the cap (30 s ± 25 %).
+        waiting.store(false, Ordering::Relaxed);
+        poll(&mut frames, 20.0).await;
+        let quiet = status.snapshot();
+        assert!(
+            quiet.reconnects - watched.reconnects <= 1,
+            "{watched:?} -> {quiet:?}"
+        );
+        let SourceState::BackingOff { retry_at, .. } = quiet.state else {
+            panic!("backing off expected: {quiet:?}");
+        };
+        // That retry came at about 5.3 s, the next one is 22.5 s or more after it.
+        let in_two_seconds = (Instant::now() + Duration::from_secs(2)).into_std();
+        assert!(retry_at > in_two_seconds, "{quiet:?}");
     }
 
     #[tokio::test(start_paused = true)]

@@ -10,7 +10,7 @@ use tracing::Instrument;
 
 use crate::runner::Runner;
 use crate::target::Target;
-use crate::{CameraFrame, SourceConfig, SourceError, SourceKind, StatusHandle};
+use crate::{CameraFrame, Demand, SourceConfig, SourceError, SourceKind, StatusHandle};
 
 /// One camera: its validated configuration and its status.
 ///
@@ -57,17 +57,29 @@ impl Source {
 
     /// The camera's frames, forever.
     ///
-    /// Connects on the first poll, reconnects with backoff whenever the connection fails,
-    /// stalls or ends, and never yields `None`. Dropping the stream closes the upstream
-    /// connection at once and marks the source `stopped`.
+    /// Connects on the first poll, reconnects whenever the connection fails, stalls or ends
+    /// (steadily while it may come back by itself, with backoff where retrying fast is
+    /// pointless; see [`Backoff`](crate::Backoff)), and never yields `None`. Dropping the
+    /// stream closes the upstream connection at once and marks the source `stopped`.
     ///
     /// Each call opens its own upstream connection and all share one status: call it once per
     /// source and fan the frames out (many cameras serve a single client).
+    ///
+    /// Whoever polls the stream counts as waiting for frames; a stream that is kept open for
+    /// nobody should be made with [`frames_with`](Source::frames_with).
     pub fn frames(&self) -> FrameStream {
+        self.frames_with(Demand::always())
+    }
+
+    /// [`frames`](Source::frames), retrying at the steady interval only while `demand` says
+    /// someone waits, and with exponential backoff while nobody does (e.g. a relay keeping a
+    /// camera open with no viewers and no recording).
+    pub fn frames_with(&self, demand: Demand) -> FrameStream {
         let runner = Runner::new(
             self.config.clone(),
             self.target.clone(),
             self.status.clone(),
+            demand,
         );
         let span = tracing::info_span!("camera", name = %self.config.name);
         let frames = futures_util::stream::unfold(runner, move |mut runner| {
