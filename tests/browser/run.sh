@@ -33,9 +33,11 @@ read -r camera_port relay_port < <(node -e '
   });')
 
 pids=()
+pids_cleanup_dirs=()
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  for dir in "${pids_cleanup_dirs[@]}"; do rm -rf "$dir"; done
 }
 trap cleanup EXIT INT TERM
 
@@ -61,8 +63,11 @@ pids+=("$mock_pid")
 # /status, not /stream: the camera serves one stream client, and that one is the relay's.
 wait_for "http://127.0.0.1:$camera_port/status" 20 "$mock_pid" || { show_logs; fail "mock camera did not start"; }
 
+# Every camera is recorded, for the replay test (the recordings go with the run's temp dir).
+record_dir=$(mktemp -d)
+pids_cleanup_dirs=("$record_dir")
 # shellcheck disable=SC2086 # CAMRELAY_EXTRA_ARGS is a list of flags
-"$CAMRELAY_BIN" --listen "127.0.0.1:$relay_port" \
+"$CAMRELAY_BIN" --listen "127.0.0.1:$relay_port" --record "$record_dir" \
   --camera "cam1=http://127.0.0.1:$camera_port/stream" --camera demo2=demo \
   ${CAMRELAY_EXTRA_ARGS:-} >"$ARTIFACTS_DIR/camrelay.log" 2>&1 &
 relay_pid=$!
@@ -72,10 +77,11 @@ wait_for "http://127.0.0.1:$relay_port/healthz" 60 "$relay_pid" || { show_logs; 
 export CAMRELAY_URL="http://127.0.0.1:$relay_port/"
 export CAMRELAY_CAMERAS=cam1,demo2 DETECT_CAMERA=cam1 MOCK_CAMERA_PID=$mock_pid
 status=0
-(cd "$here" && node --test \
+# One file after the other: the replay test needs the camera that dashboard.test.mjs stops last.
+(cd "$here" && node --test --test-concurrency=1 \
   --test-reporter=spec --test-reporter-destination=stdout \
   --test-reporter=./summary-reporter.mjs --test-reporter-destination=stdout \
-  dashboard.test.mjs) || status=$?
+  replay.test.mjs dashboard.test.mjs) || status=$?
 [[ $status -eq 0 ]] || show_logs
 echo "screenshots and logs: $ARTIFACTS_DIR"
 exit "$status"

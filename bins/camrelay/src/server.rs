@@ -139,6 +139,9 @@ pub async fn start(mut config: RelayConfig) -> Result<RelayHandle, StartError> {
         admission,
         metrics,
         started: Instant::now(),
+        replay: recording
+            .as_ref()
+            .map(|r| crate::http::replay::Replay::new(r.archive.clone(), Default::default())),
         recording,
         secure: tls.is_some(),
         auth,

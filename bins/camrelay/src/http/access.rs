@@ -43,6 +43,15 @@ pub const ROUTES: &[RouteSpec] = &[
     get("/api/recordings", Access::ViewerOfQuery),
     // Exports hand out footage beyond the live view: admin (issue #21).
     get("/cams/{camera}/recording.mp4", Access::AdminOfPath),
+    // Replay (issue #17): admins of the cameras start and steer sessions (checked per camera
+    // by the handler); anyone who may watch a camera may watch its replay stream.
+    RouteSpec::post("/api/replay", Access::Admin),
+    get("/api/replay/{id}", Access::Viewer),
+    RouteSpec::post("/api/replay/{id}", Access::Admin),
+    RouteSpec::delete("/api/replay/{id}", Access::Admin),
+    get("/replay/{id}/cams/{camera}/stream", Access::ViewerOfPath),
+    get("/replay/{id}/cams/{camera}/ws", Access::ViewerOfPath),
+    get("/replay/{id}/ws", Access::ViewerOfQuery),
 ];
 
 /// Authorizes a request against [`ROUTES`] and answers the login routes itself. Passes the

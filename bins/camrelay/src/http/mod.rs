@@ -22,6 +22,7 @@
 pub mod access;
 pub mod body;
 pub mod recordings;
+pub mod replay;
 mod snapshot;
 pub mod stats;
 mod ws;
@@ -50,10 +51,14 @@ pub async fn route(
         Ok(req) => req,
         Err(response) => return response,
     };
-    if req.method() != Method::GET && req.method() != Method::HEAD {
-        return text(StatusCode::METHOD_NOT_ALLOWED, "only GET is supported\n");
-    }
     let path = req.uri().path().to_owned();
+    let reads = req.method() == Method::GET || req.method() == Method::HEAD;
+    if !reads && !path.starts_with("/api/replay") {
+        return text(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "only GET is supported here\n",
+        );
+    }
     let query = req.uri().query().unwrap_or("").to_owned();
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     match segments.as_slice() {
@@ -61,6 +66,15 @@ pub async fn route(
         ["healthz"] => text(StatusCode::OK, "ok\n"),
         ["api", "stats"] => json(&stats::visible_stats(&state, &access::grant_of(&req))),
         ["api", "recordings"] => recordings::list(&state, &query).await,
+        ["api", "replay"] => replay::api(&state, None, req).await,
+        ["api", "replay", id] => replay::api(&state, Some(id), req).await,
+        ["replay", id, "ws"] => replay::watch(&state, &conn, id, None, true, req),
+        ["replay", id, "cams", name, "stream"] => {
+            replay::watch(&state, &conn, id, Some(name), false, req)
+        }
+        ["replay", id, "cams", name, "ws"] => {
+            replay::watch(&state, &conn, id, Some(name), true, req)
+        }
         ["metrics"] => {
             let mut response = Response::new(RelayBody::full(state.metrics.encode()));
             response.headers_mut().insert(
@@ -182,7 +196,7 @@ fn sse(state: &RelayState, conn: &ConnInfo, camera: &Arc<Camera>) -> Response<Re
     response
 }
 
-fn no_cache(headers: &mut http::HeaderMap) {
+pub(crate) fn no_cache(headers: &mut http::HeaderMap) {
     headers.insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static("no-cache, no-store, must-revalidate"),

@@ -14,6 +14,7 @@ use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use super::body::RelayBody;
 use super::{admit, text};
 use crate::camera::stats::ViewerKind;
+use crate::camera::viewer::Viewer;
 use crate::camera::Camera;
 use crate::state::{ConnInfo, RelayState};
 
@@ -29,26 +30,49 @@ pub(super) fn upgrade(
     } else {
         ViewerKind::WsRaw
     };
+    let accept = match accept_key(&req) {
+        Ok(accept) => accept,
+        Err(response) => return *response,
+    };
+    let viewer = match admit(state, conn, camera, kind) {
+        Ok(viewer) => viewer,
+        Err(response) => return *response,
+    };
+    let stream = if kind.is_detect() { "detect" } else { "raw" };
+    serve(state, conn, &mut req, viewer, camera.name(), stream, accept)
+}
+
+/// The `Sec-WebSocket-Accept` value of an upgrade request, or a 400.
+pub(super) fn accept_key<B>(req: &Request<B>) -> Result<String, Box<Response<RelayBody>>> {
     let headers = req.headers();
     let upgrade_ok = headers
         .get(header::UPGRADE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
-    let Some(key) = headers
+    match headers
         .get(header::SEC_WEBSOCKET_KEY)
         .filter(|_| upgrade_ok)
-    else {
-        return text(
+    {
+        Some(key) => Ok(derive_accept_key(key.as_bytes())),
+        None => Err(Box::new(text(
             StatusCode::BAD_REQUEST,
             "this is a WebSocket endpoint: send Upgrade: websocket\n",
-        );
-    };
-    let accept = derive_accept_key(key.as_bytes());
-    let viewer = match admit(state, conn, camera, kind) {
-        Ok(viewer) => viewer,
-        Err(response) => return *response,
-    };
-    let on_upgrade = hyper::upgrade::on(&mut req);
+        ))),
+    }
+}
+
+/// Answers 101 and serves `viewer` over the upgraded connection (`camera` and `stream` go
+/// into each frame's JSON).
+pub(super) fn serve(
+    state: &RelayState,
+    conn: &ConnInfo,
+    req: &mut Request<Incoming>,
+    viewer: Viewer,
+    camera: &str,
+    stream: &'static str,
+    accept: String,
+) -> Response<RelayBody> {
+    let on_upgrade = hyper::upgrade::on(req);
     let config = ws::WsConfig {
         write_timeout: state.config.write_timeout,
         ..ws::WsConfig::default()
@@ -59,22 +83,20 @@ pub(super) fn upgrade(
         None
     };
     let viewer = PacedViewer::new(viewer, pacer);
-    let stream = if kind.is_detect() { "detect" } else { "raw" };
-    let camera = camera.clone();
+    let camera = camera.to_owned();
     tokio::spawn(async move {
         let upgraded = match on_upgrade.await {
             Ok(upgraded) => upgraded,
             Err(error) => return tracing::debug!(%error, "WebSocket upgrade failed"),
         };
-        let text =
-            |frame: &crate::frame::Frame| crate::frame::ws_text(frame, camera.name(), stream);
+        let text = |frame: &crate::frame::Frame| crate::frame::ws_text(frame, &camera, stream);
         match ws::serve(TokioIo::new(upgraded), viewer, text, &config).await {
             Ok(()) => {}
             Err(error) if error.kind() == ErrorKind::WriteTimeout => {
-                tracing::warn!(camera = %camera.name(), "WebSocket viewer evicted: write timeout")
+                tracing::warn!(%camera, "WebSocket viewer evicted: write timeout")
             }
             Err(error) => {
-                tracing::debug!(camera = %camera.name(), %error, "WebSocket viewer closed")
+                tracing::debug!(%camera, %error, "WebSocket viewer closed")
             }
         }
     });
