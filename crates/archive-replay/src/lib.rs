@@ -23,6 +23,9 @@
 //!   [`Created`] and [`StateBody`]; errors have a [`kind`](Error::kind) for the HTTP status
 //!   and a JSON [`body`](Error::body).
 //!
+//! [`api`] answers the routes' requests (method, id, JSON body) with a status and a JSON
+//! body, so a server only reads the body, checks access and writes the answer.
+//!
 //! Every viewer of a session's camera subscribes to the same broadcast, so all of them see the
 //! same frame ids; the cameras of a session are aligned by capture time by the one clock.
 //!
@@ -67,6 +70,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod api;
 mod error;
 mod request;
 mod service;

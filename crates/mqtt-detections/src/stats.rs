@@ -15,13 +15,16 @@ pub struct MqttStats {
     reconnects: AtomicU64,
 }
 
-/// A copy of [`MqttStats`] at one moment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// A copy of [`MqttStats`] at one moment (serialised as the `mqtt` object of camrelay's
+/// `/api/stats`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 pub struct StatsSnapshot {
     /// Whether the broker has accepted the current connection.
     pub connected: bool,
     /// MQTT PUBLISH packets written to the broker.
     pub published: u64,
+    /// Events and messages dropped (broker away or slow): `dropped_events + dropped_messages`.
+    pub dropped: u64,
     /// Frames and snapshots the caller handed in that the publishing task had no room for.
     pub dropped_events: u64,
     /// MQTT messages not sent: broker away, the client's queue full, or a snapshot too large.
@@ -67,6 +70,7 @@ impl MqttStats {
         StatsSnapshot {
             connected: self.connected(),
             published: self.published(),
+            dropped: self.dropped_events() + self.dropped_messages(),
             dropped_events: self.dropped_events(),
             dropped_messages: self.dropped_messages(),
             reconnects: self.reconnects(),

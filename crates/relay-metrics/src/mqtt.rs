@@ -32,7 +32,7 @@ impl Collector for MqttCollector {
             (
                 "mqtt_dropped",
                 "MQTT events and messages dropped (broker away or slow)",
-                view.dropped_events + view.dropped_messages,
+                view.dropped,
             ),
             (
                 "mqtt_reconnects",

@@ -7,13 +7,14 @@
 //! * `GET /replay/ID/cams/NAME/stream` (MJPEG), `/replay/ID/cams/NAME/ws` and
 //!   `/replay/ID/ws?camera=NAME` (WebSocket; the session's first camera by default).
 
-use archive_replay::{Action, CreateRequest, ErrorKind, ReplayService};
+use archive_replay::api::{CameraAccess, Refused};
+use archive_replay::ReplayService;
 use bytes::Bytes;
 use http::{header, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use relay_auth::routes::query_param;
-use relay_auth::{Denied, Grant};
+use relay_auth::Denied;
 
 use super::body::RelayBody;
 use super::{access, json, no_cache, text, ws};
@@ -26,29 +27,9 @@ const MAX_BODY: usize = 16 * 1024;
 /// The relay's replay service.
 pub type Replay = ReplayService<FrameMeta>;
 
-/// The status of each replay error kind: the one place they are mapped.
-pub fn status_of(kind: ErrorKind) -> StatusCode {
-    match kind {
-        ErrorKind::BadRequest => StatusCode::BAD_REQUEST,
-        ErrorKind::NotFound => StatusCode::NOT_FOUND,
-        ErrorKind::OutsideRecordings => StatusCode::RANGE_NOT_SATISFIABLE,
-        ErrorKind::Full => StatusCode::SERVICE_UNAVAILABLE,
-        ErrorKind::Storage => StatusCode::INTERNAL_SERVER_ERROR,
-    }
-}
-
 fn error_response(error: &archive_replay::Error) -> Response<RelayBody> {
-    let status = status_of(error.kind());
-    if status.is_server_error() {
-        tracing::warn!(%error, "replay request failed");
-    }
     let mut response = json(&error.body());
-    *response.status_mut() = status;
-    if status == StatusCode::SERVICE_UNAVAILABLE {
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("10"));
-    }
+    *response.status_mut() = error.kind().status();
     response
 }
 
@@ -61,86 +42,61 @@ fn service(state: &RelayState) -> Result<&Replay, Box<Response<RelayBody>>> {
     })
 }
 
-async fn read_body(req: Request<Incoming>) -> Result<Bytes, Box<Response<RelayBody>>> {
-    match Limited::new(req.into_body(), MAX_BODY).collect().await {
-        Ok(body) => Ok(body.to_bytes()),
-        Err(_) => Err(Box::new(text(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("the body must be JSON of at most {MAX_BODY} bytes\n"),
-        ))),
-    }
-}
-
-/// `/api/replay` and `/api/replay/ID`.
+/// `/api/replay` and `/api/replay/ID`: `archive-replay`'s API; starting a session needs an
+/// admin of every camera it names (an unknown camera answers like a forbidden one once
+/// tokens are configured).
 pub async fn api(
     state: &RelayState,
     id: Option<&str>,
     req: Request<Incoming>,
 ) -> Response<RelayBody> {
-    let result = async {
-        let replay = service(state)?;
-        let grant = access::grant_of(&req);
-        let method = req.method().clone();
-        let answer = match (id, method) {
-            (None, Method::POST) => {
-                let body = read_body(req).await?;
-                let create =
-                    CreateRequest::from_json(&body).map_err(|e| Box::new(error_response(&e)))?;
-                // Replay shows recordings: an admin of every camera it names.
-                if let Some(camera) = create.cameras.iter().find(|c| !allowed(&grant, c)) {
-                    tracing::debug!(%camera, "replay refused for this token");
-                    return Err(Box::new(access::denied_response(Denied::Forbidden)));
-                }
-                if let Some(camera) = create.cameras.iter().find(|c| state.camera(c).is_none()) {
-                    return Err(Box::new(super::no_camera(camera)));
-                }
-                let created = replay
-                    .create(create)
-                    .await
-                    .map_err(|e| Box::new(error_response(&e)))?;
-                let mut response = json(&created);
-                *response.status_mut() = StatusCode::CREATED;
-                if let Ok(location) = HeaderValue::from_str(&format!("/api/replay/{}", created.id))
-                {
-                    response.headers_mut().insert(header::LOCATION, location);
-                }
-                response
-            }
-            (Some(id), Method::GET | Method::HEAD) => {
-                json(&replay.state(id).map_err(|e| Box::new(error_response(&e)))?)
-            }
-            (Some(id), Method::POST) => {
-                let body = read_body(req).await?;
-                let action = Action::from_json(&body).map_err(|e| Box::new(error_response(&e)))?;
-                json(
-                    &replay
-                        .control(id, action)
-                        .await
-                        .map_err(|e| Box::new(error_response(&e)))?,
-                )
-            }
-            (Some(id), Method::DELETE) => {
-                replay
-                    .delete(id)
-                    .map_err(|e| Box::new(error_response(&e)))?;
-                let mut response = text(StatusCode::NO_CONTENT, "");
-                *response.body_mut() = RelayBody::Full(None);
-                response
-            }
-            _ => text(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "POST /api/replay; GET, POST or DELETE /api/replay/ID\n",
-            ),
-        };
-        Ok(answer)
+    let replay = match service(state) {
+        Ok(replay) => replay,
+        Err(response) => return *response,
     };
-    result
-        .await
-        .unwrap_or_else(|response: Box<Response<RelayBody>>| *response)
-}
-
-fn allowed(grant: &Grant, camera: &str) -> bool {
-    grant.is_open() || (grant.is_admin() && grant.allows_camera(camera))
+    let grant = access::grant_of(&req);
+    let method = req.method().clone();
+    let body = if method == Method::POST {
+        match Limited::new(req.into_body(), MAX_BODY).collect().await {
+            Ok(body) => body.to_bytes(),
+            Err(_) => {
+                let why = format!("the body must be JSON of at most {MAX_BODY} bytes\n");
+                return text(StatusCode::PAYLOAD_TOO_LARGE, why);
+            }
+        }
+    } else {
+        Bytes::new()
+    };
+    let camera_access = |camera: &str| {
+        let known = state.camera(camera).is_some();
+        let admin_of = known && grant.is_admin() && grant.allows_camera(camera);
+        if !(grant.is_open() || admin_of) {
+            CameraAccess::Forbidden
+        } else if known {
+            CameraAccess::Allowed
+        } else {
+            CameraAccess::Unknown
+        }
+    };
+    match replay.answer(&method, id, &body, camera_access).await {
+        Ok(answer) => {
+            let mut response = match &answer.body {
+                Some(body) => json(body),
+                None => Response::new(RelayBody::Full(None)),
+            };
+            *response.status_mut() = answer.status;
+            let headers = response.headers_mut();
+            if let Some(location) = answer.location.and_then(|l| HeaderValue::from_str(&l).ok()) {
+                headers.insert(header::LOCATION, location);
+            }
+            if answer.status == StatusCode::SERVICE_UNAVAILABLE {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("10"));
+            }
+            response
+        }
+        Err(Refused::Forbidden(_)) => access::denied_response(Denied::Forbidden),
+        Err(Refused::UnknownCamera(camera)) => super::no_camera(&camera),
+    }
 }
 
 /// `GET /replay/ID/cams/NAME/stream`, `/replay/ID/cams/NAME/ws` and `/replay/ID/ws`.
@@ -207,20 +163,4 @@ pub fn watch(
         Ok(response)
     })();
     result.unwrap_or_else(|response| *response)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn error_kinds_map_to_statuses() {
-        assert_eq!(status_of(ErrorKind::BadRequest), StatusCode::BAD_REQUEST);
-        assert_eq!(status_of(ErrorKind::NotFound), StatusCode::NOT_FOUND);
-        assert_eq!(
-            status_of(ErrorKind::OutsideRecordings),
-            StatusCode::RANGE_NOT_SATISFIABLE
-        );
-        assert_eq!(status_of(ErrorKind::Full), StatusCode::SERVICE_UNAVAILABLE);
-    }
 }

@@ -20,7 +20,7 @@ pub struct RelayStats {
     /// Per camera.
     pub cameras: Vec<CameraStats>,
     /// The MQTT publisher (`null` when MQTT is not configured).
-    pub mqtt: Option<MqttView>,
+    pub mqtt: Option<mqtt_detections::StatsSnapshot>,
 }
 
 /// One camera: its counters and, when it is recorded, its recorder.
@@ -47,7 +47,7 @@ pub fn relay_stats(state: &RelayState) -> RelayStats {
                 recording: state.recording.as_ref().and_then(|r| r.stats(c.name())),
             })
             .collect(),
-        mqtt: state.mqtt.as_deref().map(MqttView::of),
+        mqtt: state.mqtt.as_deref().map(mqtt_detections::MqttStats::snapshot),
     }
 }
 
@@ -62,36 +62,4 @@ pub fn visible_stats(state: &RelayState, grant: &relay_auth::Grant) -> RelayStat
         stats.viewers_total = stats.cameras.iter().map(|c| c.camera.viewers.total).sum();
     }
     stats
-}
-
-/// The `mqtt` object of `GET /api/stats`.
-#[derive(Debug, Clone, Copy, Serialize)]
-pub struct MqttView {
-    /// Whether the broker has accepted the current connection.
-    pub connected: bool,
-    /// MQTT messages written to the broker.
-    pub published: u64,
-    /// Events and messages dropped (broker away or slow): `dropped_events + dropped_messages`.
-    pub dropped: u64,
-    /// Frames handed in that the publishing task had no room for.
-    pub dropped_events: u64,
-    /// MQTT messages not sent (broker away, client queue full, snapshot too large).
-    pub dropped_messages: u64,
-    /// Successful connections after the first.
-    pub reconnects: u64,
-}
-
-impl MqttView {
-    /// Reads the counters.
-    pub fn of(stats: &mqtt_detections::MqttStats) -> Self {
-        let s = stats.snapshot();
-        MqttView {
-            connected: s.connected,
-            published: s.published,
-            dropped: s.dropped_events + s.dropped_messages,
-            dropped_events: s.dropped_events,
-            dropped_messages: s.dropped_messages,
-            reconnects: s.reconnects,
-        }
-    }
 }
