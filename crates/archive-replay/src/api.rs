@@ -4,7 +4,7 @@
 //!
 //! | request | answer |
 //! | --- | --- |
-//! | `POST /api/replay` with [`CreateRequest`] | `201`, [`Created`], `Location: /api/replay/ID` |
+//! | `POST /api/replay` with [`CreateRequest`] | `201`, [`Created`](crate::Created), `Location: /api/replay/ID` |
 //! | `GET /api/replay/ID` | `200`, [`StateBody`](crate::StateBody) |
 //! | `POST /api/replay/ID` with an [`Action`] | `200`, the new state |
 //! | `DELETE /api/replay/ID` | `204` |
