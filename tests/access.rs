@@ -264,6 +264,25 @@ async fn tokens_pass_as_query_bearer_or_login_cookie() {
     assert!(!text_of(body).await.contains("Access token"));
     let (status, _, _) = send(addr, Method::GET, "/cams/door/stream", &with_cookie, "").await;
     assert_eq!(status, StatusCode::OK);
+    // The dashboard asks how it is logged in (to show its logout button).
+    let session = |headers: Vec<(header::HeaderName, String)>| async move {
+        let (status, _, body) = send(addr, Method::GET, "/api/session", &headers, "").await;
+        assert_eq!(status, StatusCode::OK);
+        serde_json::from_str::<serde_json::Value>(&text_of(body).await).unwrap()
+    };
+    let by_cookie = session(with_cookie.to_vec()).await;
+    assert_eq!(by_cookie["tokens_required"], true);
+    assert_eq!(by_cookie["login"], "cookie");
+    assert_eq!(by_cookie["role"], "viewer");
+    assert_eq!(session(bearer(ADMIN)).await["login"], "bearer");
+    assert_eq!(session(bearer(ADMIN)).await["role"], "admin");
+    let anonymous = session(Vec::new()).await;
+    assert_eq!(anonymous["tokens_required"], true);
+    assert_eq!(anonymous["login"], serde_json::Value::Null);
+    assert_eq!(
+        session(bearer("wrong-0123456789abcdef")).await["login"],
+        serde_json::Value::Null
+    );
     // Logging out clears the cookie.
     let (status, headers, _) = send(addr, Method::POST, "/logout", &with_cookie, "").await;
     assert_eq!(status, StatusCode::SEE_OTHER);
@@ -285,6 +304,10 @@ async fn without_tokens_everything_is_open_as_before() {
     }
     let (status, _, _) = send(addr, Method::GET, "/cams/nosuch/stream", &[], "").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _, body) = send(addr, Method::GET, "/api/session", &[], "").await;
+    assert_eq!(status, StatusCode::OK);
+    let session: serde_json::Value = serde_json::from_str(&text_of(body).await).unwrap();
+    assert_eq!(session["tokens_required"], false);
     relay.shutdown().await;
 }
 

@@ -1,7 +1,8 @@
 //! The relay publishes detections over MQTT for Home Assistant against a real Mosquitto
 //! (Debian package `mosquitto`), with no viewer connected: the detector runs for MQTT alone.
 
-#[path = "support/mqtt_broker.rs"]
+// The mqtt-detections crate's broker and subscriber helpers (one copy for both test suites).
+#[path = "../crates/mqtt-detections/tests/support/mod.rs"]
 mod mqtt_broker;
 
 use camrelay_suite::{serial, start_relay};

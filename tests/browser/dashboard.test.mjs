@@ -216,9 +216,19 @@ describe('camrelay dashboard', { timeout: 5 * TEST_TIMEOUT_MS }, () => {
       await waitForFrame(tab, name);
       const connections = sockets.length;
       const before = await frameId(tab, name);
+      // The page records the retry badge as it shows: it is up only for the backoff (~0.5 s)
+      // until the next frame, which on a busy machine is less than two round trips of the test
+      // to the browser (waiting for it to be visible from here then misses it).
+      await tab.evaluate((sel) => {
+        const badge = document.querySelector(`${sel} .badge.conn`);
+        window.__connBadgeShown = null;
+        new MutationObserver(() => {
+          if (!badge.hidden && window.__connBadgeShown === null) window.__connBadgeShown = badge.textContent;
+        }).observe(badge, { attributes: true, childList: true, characterData: true, subtree: true });
+      }, tile);
       for (const ws of sockets) await ws.close({ code: 1011, reason: 'test drops the socket' });
-      await tab.waitForSelector(`${tile} .badge.conn`, { state: 'visible', timeout: 5_000 });
-      assert.match(await tab.textContent(`${tile} .badge.conn`), /retrying in \d/);
+      await tab.waitForFunction(() => window.__connBadgeShown !== null, null, { timeout: 5_000 });
+      assert.match(await tab.evaluate(() => window.__connBadgeShown), /retrying in \d/);
       await tab.waitForFunction(([sel, id]) => {
         const el = document.querySelector(sel);
         return Number(el.dataset.frameId) > id && el.querySelector('.badge.conn').hidden;

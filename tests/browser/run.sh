@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # End-to-end browser test of the dashboard: starts the mock camera and the relay, then drives
-# headless Chromium (playwright-core) through dashboard.test.mjs. Builds nothing; build first:
+# headless Chromium (playwright-core) through dashboard.test.mjs; then login.test.mjs starts a
+# second relay of its own, with access tokens, and logs in and out. Builds nothing; build first:
 #   cargo build --release -p camrelay && cargo build --release --example mock_camera
 #   (cd tests/browser && npm ci)        # once; Chromium: apt-get install -y chromium
 #   tests/browser/run.sh
 # Environment (all optional): CAMRELAY_BIN, MOCK_CAMERA_BIN (paths of the release binaries),
 # CAMRELAY_EXTRA_ARGS (more relay flags), CHROMIUM (/usr/bin/chromium), ARTIFACTS_DIR
-# (tests/artifacts: screenshots and both servers' logs). Exits with the test's exit code.
+# (tests/artifacts: screenshots and the servers' logs). Exits with the tests' exit code.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -52,7 +53,7 @@ wait_for() {
   return 1
 }
 show_logs() {
-  for log in "$ARTIFACTS_DIR"/mock_camera.log "$ARTIFACTS_DIR"/camrelay.log; do
+  for log in "$ARTIFACTS_DIR"/mock_camera.log "$ARTIFACTS_DIR"/camrelay.log "$ARTIFACTS_DIR"/camrelay-login.log; do
     [[ -f $log ]] && { echo "--- tail of $log"; tail -n 30 "$log"; }
   done >&2
 }
@@ -76,12 +77,16 @@ wait_for "http://127.0.0.1:$relay_port/healthz" 60 "$relay_pid" || { show_logs; 
 
 export CAMRELAY_URL="http://127.0.0.1:$relay_port/"
 export CAMRELAY_CAMERAS=cam1,demo2 DETECT_CAMERA=cam1 MOCK_CAMERA_PID=$mock_pid
+# login.test.mjs starts its own relay from this binary (it runs in $here: an absolute path).
+CAMRELAY_BIN=$(realpath "$CAMRELAY_BIN")
+export CAMRELAY_BIN
 status=0
-# One file after the other: the replay test needs the camera that dashboard.test.mjs stops last.
+# One file at a time: the timing checks of one should not share the CPUs with another, and
+# the replay test records the camera that dashboard.test.mjs stops last.
 (cd "$here" && node --test --test-concurrency=1 \
   --test-reporter=spec --test-reporter-destination=stdout \
   --test-reporter=./summary-reporter.mjs --test-reporter-destination=stdout \
-  replay.test.mjs dashboard.test.mjs) || status=$?
+  replay.test.mjs dashboard.test.mjs login.test.mjs) || status=$?
 [[ $status -eq 0 ]] || show_logs
 echo "screenshots and logs: $ARTIFACTS_DIR"
 exit "$status"

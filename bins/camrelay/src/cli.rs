@@ -120,6 +120,10 @@ pub struct Args {
     /// mqtt://user:password@broker:1883; replaces the url of the config file's mqtt table.
     #[arg(long, value_name = "URL", env = "CAMRELAY_MQTT")]
     pub mqtt: Option<String>,
+    /// For an mqtts:// broker: trust the CA certificate(s) in this PEM file instead of the
+    /// system's store (replaces the mqtt table's `ca`).
+    #[arg(long, value_name = "FILE.pem", env = "CAMRELAY_MQTT_CA")]
+    pub mqtt_ca: Option<PathBuf>,
     /// Record every camera continuously under DIR (the file's `[record]` table sets
     /// retention; this wins over its `dir`).
     #[arg(long, value_name = "DIR")]
@@ -225,11 +229,20 @@ impl Args {
                 reason: format!("{queue} is not in 1..=1000"),
             });
         }
-        let mqtt = match (self.mqtt.clone(), file.mqtt.clone()) {
+        let mut mqtt = match (self.mqtt.clone(), file.mqtt.clone()) {
             (Some(url), Some(table)) => Some(mqtt_detections::MqttConfig { url, ..table }),
             (Some(url), None) => Some(mqtt_detections::MqttConfig::with_url(url)),
             (None, table) => table,
         };
+        if let Some(ca) = &self.mqtt_ca {
+            let Some(mqtt) = mqtt.as_mut() else {
+                return Err(ConfigError::BadValue {
+                    what: "--mqtt-ca".into(),
+                    reason: "needs an MQTT broker (--mqtt URL or an [mqtt] table)".into(),
+                });
+            };
+            mqtt.ca = Some(ca.clone());
+        }
         let mut cameras = file.cameras()?;
         for arg in &self.cameras {
             cameras.push(CameraConfig::parse_arg(arg)?);

@@ -1,5 +1,6 @@
 //! Access tokens and TLS on the command line, in the environment and in the config file: the
-//! binary's precedence rule (the command line wins; tokens add up), and no token in any output.
+//! binary's precedence rule (the command line wins; tokens add up), no token in any output,
+//! and the warning at start when the relay listens beyond loopback without a token.
 #![allow(clippy::unwrap_used)]
 
 use std::path::PathBuf;
@@ -152,4 +153,90 @@ fn tokens_come_from_the_environment_comma_separated() {
     assert!(stderr.contains("--viewer-token #1"), "{stderr}");
     assert!(stderr.contains("--viewer-token #2"), "{stderr}");
     assert!(!stderr.contains("0123456789abcdef"), "{stderr}");
+}
+
+/// Starts the binary with `args` and the environment `env`, reads its log until it says where
+/// it listens, stops it and returns the log (stderr).
+fn start_up_log(args: &[&str], env: &[(&str, &str)]) -> String {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    use std::time::Duration;
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_camrelay"))
+        .args(args)
+        .args(["--no-detect", "--camera", "door=demo"])
+        .env_remove("CAMRELAY_LISTEN")
+        .env_remove("CAMRELAY_ADMIN_TOKEN")
+        .env_remove("CAMRELAY_VIEWER_TOKEN")
+        .env_remove("CAMRELAY_METRICS_TOKEN")
+        .env("RUST_LOG", "info")
+        .envs(env.iter().copied())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut log = String::new();
+    let started = loop {
+        match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(line) => {
+                log.push_str(&line);
+                log.push('\n');
+                if line.contains("camrelay listening on") {
+                    break true;
+                }
+            }
+            Err(_) => break false,
+        }
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    drop(rx);
+    let _ = reader.join();
+    assert!(started, "the relay did not say where it listens: {log}");
+    log
+}
+
+const EXPOSED: &str = "which other machines can reach";
+
+#[test]
+fn listening_on_every_interface_without_a_token_warns_at_start() {
+    let log = start_up_log(&["--listen", "0.0.0.0:0"], &[]);
+    let warning = log
+        .lines()
+        .find(|line| line.contains(EXPOSED))
+        .unwrap_or_else(|| panic!("no exposure warning: {log}"));
+    assert!(warning.contains("WARN"), "{warning}");
+    assert!(warning.contains("listens on 0.0.0.0:"), "{warning}");
+    assert!(warning.contains("--admin-token"), "{warning}");
+    assert!(
+        log.contains("camrelay listening on http://0.0.0.0:"),
+        "{log}"
+    );
+    assert_eq!(log.matches(EXPOSED).count(), 1, "{log}");
+}
+
+#[test]
+fn no_exposure_warning_with_a_token_or_on_loopback() {
+    let token = "env-viewer-0123456789abcdef";
+    let with_token = start_up_log(
+        &["--listen", "0.0.0.0:0"],
+        &[("CAMRELAY_VIEWER_TOKEN", token)],
+    );
+    assert!(!with_token.contains(EXPOSED), "{with_token}");
+    assert!(
+        !with_token.contains(token),
+        "the token is logged: {with_token}"
+    );
+    let loopback = start_up_log(&["--listen", "127.0.0.1:0"], &[]);
+    assert!(!loopback.contains(EXPOSED), "{loopback}");
 }

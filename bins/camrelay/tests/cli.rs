@@ -32,6 +32,7 @@ fn help_documents_every_option() {
         "--model",
         "--no-detect",
         "--mqtt",
+        "--mqtt-ca",
     ] {
         assert!(help.contains(option), "--help lacks {option}");
     }
@@ -339,6 +340,45 @@ fn mqtt_from_the_flag_the_file_or_both() {
     assert_eq!(both.url, "mqtt://cli:1883");
     assert_eq!(both.relay_id, "garage");
     assert_eq!(both.labels, vec!["cat".to_string()]);
+}
+
+#[test]
+fn mqtt_ca_from_the_flag_or_the_file() {
+    let file = TempToml::new(
+        "mqtt-ca",
+        "[mqtt]\nurl = \"mqtts://file:8883\"\nca = \"/file/ca.pem\"\n",
+    );
+    let from_file = config_of(&["--config", file.path()]).mqtt.unwrap();
+    assert_eq!(from_file.ca, Some(std::path::PathBuf::from("/file/ca.pem")));
+    let flag = config_of(&["--config", file.path(), "--mqtt-ca", "/cli/ca.pem"])
+        .mqtt
+        .unwrap();
+    assert_eq!(flag.ca, Some(std::path::PathBuf::from("/cli/ca.pem")));
+    let flag_only = config_of(&["--mqtt", "mqtts://cli", "--mqtt-ca", "/cli/ca.pem"])
+        .mqtt
+        .unwrap();
+    assert_eq!(flag_only.ca, Some(std::path::PathBuf::from("/cli/ca.pem")));
+    let error = camrelay::cli::Args::try_from_iter(["camrelay", "--mqtt-ca", "/cli/ca.pem"])
+        .unwrap()
+        .into_config()
+        .unwrap_err();
+    assert!(error.to_string().contains("--mqtt-ca"), "{error}");
+}
+
+#[test]
+fn a_missing_mqtt_ca_file_is_a_start_error() {
+    let out = camrelay()
+        .args(["--listen", "127.0.0.1:0", "--no-detect"])
+        .args(["--mqtt", "mqtts://127.0.0.1:8883"])
+        .args(["--mqtt-ca", "/nonexistent/camrelay-mqtt-ca.pem"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("/nonexistent/camrelay-mqtt-ca.pem"),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -1,4 +1,5 @@
-//! Parsing `mqtt://user:pass@host:port?client_id=x` without a URL crate.
+//! Parsing `mqtt://user:pass@host:port?client_id=x` (and `mqtts://` for TLS) without a URL
+//! crate.
 
 use crate::error::MqttError;
 
@@ -7,8 +8,10 @@ use crate::error::MqttError;
 pub struct BrokerUrl {
     /// Host name or IP address (IPv6 without the brackets).
     pub host: String,
-    /// TCP port, 1883 when the URL has none.
+    /// TCP port; when the URL has none, 1883, or 8883 with TLS.
     pub port: u16,
+    /// Whether to connect with TLS (`mqtts://` or `ssl://`).
+    pub tls: bool,
     /// User name from the URL's user info, %-decoded.
     pub username: Option<String>,
     /// Password from the URL's user info, %-decoded. Never logged.
@@ -22,6 +25,7 @@ impl std::fmt::Debug for BrokerUrl {
         f.debug_struct("BrokerUrl")
             .field("host", &self.host)
             .field("port", &self.port)
+            .field("tls", &self.tls)
             .field("username", &self.username)
             .field("password", &self.password.as_ref().map(|_| "***"))
             .field("client_id", &self.client_id)
@@ -52,14 +56,17 @@ fn decode(part: &str) -> Option<String> {
 }
 
 impl BrokerUrl {
-    /// Parses `mqtt://[user[:password]@]host[:port][/][?client_id=id]` (also `tcp://`).
+    /// Parses `mqtt://[user[:password]@]host[:port][/][?client_id=id]` (also `tcp://`), and
+    /// the same with `mqtts://` (also `ssl://`) for MQTT over TLS, port 8883 by default.
     ///
     /// ```
     /// use mqtt_detections::BrokerUrl;
     /// let url = BrokerUrl::parse("mqtt://ha:s%40cret@broker.lan:1884?client_id=relay1").unwrap();
-    /// assert_eq!((url.host.as_str(), url.port), ("broker.lan", 1884));
+    /// assert_eq!((url.host.as_str(), url.port, url.tls), ("broker.lan", 1884, false));
     /// assert_eq!(url.password.as_deref(), Some("s@cret"));
     /// assert_eq!(url.client_id.as_deref(), Some("relay1"));
+    /// let url = BrokerUrl::parse("mqtts://broker.lan").unwrap();
+    /// assert_eq!((url.port, url.tls), (8883, true));
     /// ```
     pub fn parse(url: &str) -> Result<BrokerUrl, MqttError> {
         let bad = |reason| MqttError::InvalidUrl {
@@ -67,14 +74,15 @@ impl BrokerUrl {
             reason,
         };
         let (scheme, rest) = url.split_once("://").ok_or(bad("no scheme (mqtt://)"))?;
-        match scheme.to_ascii_lowercase().as_str() {
-            "mqtt" | "tcp" => {}
+        let tls = match scheme.to_ascii_lowercase().as_str() {
+            "mqtt" | "tcp" => false,
+            "mqtts" | "ssl" => true,
             _ => {
                 return Err(MqttError::UnsupportedScheme {
                     scheme: scheme.to_owned(),
                 })
             }
-        }
+        };
         let (rest, query) = match rest.split_once('?') {
             Some((r, q)) => (r, Some(q)),
             None => (rest, None),
@@ -120,6 +128,7 @@ impl BrokerUrl {
             return Err(bad("no host"));
         }
         let port = match port {
+            None if tls => 8883,
             None => 1883,
             Some(p) => match p.parse::<u16>() {
                 Ok(p) if p != 0 => p,
@@ -138,6 +147,7 @@ impl BrokerUrl {
         Ok(BrokerUrl {
             host: host.to_owned(),
             port,
+            tls,
             username,
             password,
             client_id,
@@ -153,7 +163,7 @@ mod tests {
     #[test]
     fn plain_host_defaults_to_1883() {
         let u = BrokerUrl::parse("mqtt://localhost").expect("parses");
-        assert_eq!((u.host.as_str(), u.port), ("localhost", 1883));
+        assert_eq!((u.host.as_str(), u.port, u.tls), ("localhost", 1883, false));
         assert_eq!((u.username, u.password, u.client_id), (None, None, None));
     }
 
@@ -192,9 +202,19 @@ mod tests {
     }
 
     #[test]
-    fn tls_is_unsupported() {
-        let err = BrokerUrl::parse("mqtts://host:8883").expect_err("no TLS");
-        assert_eq!(err.kind(), ErrorKind::Unsupported);
+    fn tls_schemes_default_to_8883() {
+        let u = BrokerUrl::parse("mqtts://u:pw@host").expect("parses");
+        assert_eq!((u.host.as_str(), u.port, u.tls), ("host", 8883, true));
+        let u = BrokerUrl::parse("SSL://[::1]:8884/").expect("parses");
+        assert_eq!((u.host.as_str(), u.port, u.tls), ("::1", 8884, true));
+    }
+
+    #[test]
+    fn websockets_are_unsupported() {
+        for url in ["ws://host:8080", "wss://host", "http://host"] {
+            let err = BrokerUrl::parse(url).expect_err(url);
+            assert_eq!(err.kind(), ErrorKind::Unsupported, "{url}");
+        }
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! The `[mqtt]` table of the configuration file.
 
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -12,6 +14,8 @@ use crate::error::MqttError;
 /// ```toml
 /// [mqtt]
 /// url = "mqtt://homeassistant.lan:1883?client_id=camrelay-garage"
+/// # url = "mqtts://homeassistant.lan:8883" with TLS, and then optionally:
+/// # ca = "/etc/camrelay/mqtt-ca.pem"
 /// username = "camrelay"          # or in the URL: mqtt://camrelay:secret@host
 /// password = "secret"
 /// topic_prefix = "camrelay"
@@ -23,8 +27,12 @@ use crate::error::MqttError;
 #[derive(Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MqttConfig {
-    /// Broker, `mqtt://[user[:password]@]host[:port][?client_id=id]`.
+    /// Broker, `mqtt://[user[:password]@]host[:port][?client_id=id]`; `mqtts://` for TLS.
     pub url: String,
+    /// For `mqtts://`: a PEM file with the CA certificate(s) the broker's certificate must
+    /// chain to (a private CA, or the broker's self-signed certificate). Default: the
+    /// system's CA store. Not allowed with a plain `mqtt://` URL.
+    pub ca: Option<PathBuf>,
     /// Client id; overrides the URL's `client_id`. Default `camrelay-<relay_id>`.
     pub client_id: Option<String>,
     /// User name; overrides the URL's.
@@ -64,6 +72,7 @@ impl Default for MqttConfig {
     fn default() -> Self {
         MqttConfig {
             url: String::new(),
+            ca: None,
             client_id: None,
             username: None,
             password: None,
@@ -87,6 +96,7 @@ impl std::fmt::Debug for MqttConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MqttConfig")
             .field("url", &redact(&self.url))
+            .field("ca", &self.ca)
             .field("client_id", &self.client_id)
             .field("username", &self.username)
             .field("password", &self.password.as_ref().map(|_| "***"))
@@ -120,6 +130,8 @@ impl MqttConfig {
 #[derive(Debug, Clone)]
 pub(crate) struct Resolved {
     pub broker: BrokerUrl,
+    /// The TLS client settings when the URL is `mqtts://`.
+    pub tls: Option<Arc<rustls::ClientConfig>>,
     pub client_id: String,
     pub topic_prefix: String,
     pub labels: Vec<String>,
@@ -161,6 +173,16 @@ impl MqttConfig {
         if self.password.is_some() {
             broker.password.clone_from(&self.password);
         }
+        let tls = match (&self.ca, broker.tls) {
+            (ca, true) => Some(crate::tls::client_config(ca.as_deref())?),
+            (Some(_), false) => {
+                return Err(MqttError::InvalidSetting {
+                    field: "ca",
+                    reason: "a CA file is for TLS: use an mqtts:// URL".into(),
+                })
+            }
+            (None, false) => None,
+        };
         if broker.password.is_some() && broker.username.is_none() {
             return Err(MqttError::InvalidSetting {
                 field: "password",
@@ -207,6 +229,7 @@ impl MqttConfig {
         let reconnect_max = secs("reconnect_max_secs", self.reconnect_max_secs)?.max(reconnect_min);
         Ok(Resolved {
             broker,
+            tls,
             client_id,
             topic_prefix: topic_level("topic_prefix", &self.topic_prefix)?,
             labels,
@@ -266,6 +289,21 @@ mod tests {
     }
 
     #[test]
+    fn mqtts_with_a_ca_file_from_toml() {
+        let cfg: MqttConfig =
+            toml::from_str("url = \"mqtts://h\"\nca = \"/nonexistent/ca.pem\"").expect("TOML");
+        assert_eq!(
+            cfg.ca.as_deref(),
+            Some(std::path::Path::new("/nonexistent/ca.pem"))
+        );
+        let err = cfg.resolve().expect_err("no such file");
+        assert_eq!(err.kind(), crate::ErrorKind::Tls, "{err}");
+        assert!(cfg
+            .resolve()
+            .is_err_and(|e| e.to_string().contains("/nonexistent/ca.pem")));
+    }
+
+    #[test]
     fn unknown_keys_are_rejected() {
         let err = toml::from_str::<MqttConfig>("url = \"mqtt://h\"\nprefix = \"x\"");
         assert!(err.is_err());
@@ -291,6 +329,10 @@ mod tests {
                 ..MqttConfig::with_url("mqtt://h")
             },
             MqttConfig::with_url(""),
+            MqttConfig {
+                ca: Some("/etc/ssl/certs/ca-certificates.crt".into()),
+                ..MqttConfig::with_url("mqtt://h")
+            },
         ] {
             let err = cfg.resolve().expect_err("invalid");
             assert_eq!(err.kind(), crate::ErrorKind::InvalidConfig, "{err}");

@@ -5,8 +5,11 @@
 pub enum ErrorKind {
     /// The `[mqtt]` configuration or the broker URL is not usable.
     InvalidConfig,
-    /// The URL asks for something this build does not do (TLS, websockets).
+    /// The URL asks for something this crate does not do (websockets).
     Unsupported,
+    /// The CA file for `mqtts://` cannot be read or holds no usable certificate, or the
+    /// system has no CA certificates.
+    Tls,
     /// A camera name cannot be used in a topic, or two names map to the same topic.
     InvalidCamera,
 }
@@ -23,9 +26,9 @@ pub enum MqttError {
         /// What is wrong with it.
         reason: &'static str,
     },
-    /// The URL's scheme is not built in (only plain `mqtt://` / `tcp://`).
+    /// The URL's scheme is not one of `mqtt://`, `tcp://`, `mqtts://`, `ssl://`.
     #[error(
-        "MQTT URL scheme {scheme:?} is not supported by this build (use mqtt:// or tcp://; TLS is not built in)"
+        "MQTT URL scheme {scheme:?} is not supported (use mqtt:// or tcp://, or mqtts:// or ssl:// for TLS)"
     )]
     UnsupportedScheme {
         /// The scheme found.
@@ -37,6 +40,22 @@ pub enum MqttError {
         /// The TOML key.
         field: &'static str,
         /// What is wrong with it.
+        reason: String,
+    },
+    /// The `ca` file could not be read.
+    #[error("cannot read the MQTT CA file {}: {source}", path.display())]
+    CaFile {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The TLS settings are unusable: no certificate in the `ca` file, a certificate rustls
+    /// rejects, or no CA certificate in the system's store.
+    #[error("MQTT TLS: {reason}")]
+    Tls {
+        /// What is wrong.
         reason: String,
     },
     /// A camera name is empty, or two camera names become the same topic segment.
@@ -57,6 +76,7 @@ impl MqttError {
                 ErrorKind::InvalidConfig
             }
             MqttError::UnsupportedScheme { .. } => ErrorKind::Unsupported,
+            MqttError::CaFile { .. } | MqttError::Tls { .. } => ErrorKind::Tls,
             MqttError::InvalidCamera { .. } => ErrorKind::InvalidCamera,
         }
     }

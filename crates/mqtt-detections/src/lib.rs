@@ -32,6 +32,14 @@
 //! re-publishes `online`, the discovery configs and the current states, so Home Assistant
 //! converges on the truth even after a broker restart that lost its retained messages.
 //!
+//! # TLS
+//!
+//! An `mqtts://` (or `ssl://`) URL connects with rustls (its `ring` provider), checking the
+//! broker's certificate against the PEM file in [`MqttConfig::ca`] or, without one, against
+//! the system's CA store. A `ca` file that cannot be read is an error of
+//! [`MqttPublisher::start`] ([`ErrorKind::Tls`]); a certificate that does not check out is
+//! logged and retried like a broker that is away.
+//!
 //! # Example
 //!
 //! Start the publisher and feed it a frame (needs a broker on localhost:1883):
@@ -85,6 +93,7 @@ mod payload;
 mod publisher;
 mod rate_limit;
 mod stats;
+mod tls;
 pub mod topics;
 
 pub use broker_url::BrokerUrl;

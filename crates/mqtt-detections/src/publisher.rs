@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use rumqttc::{AsyncClient, LastWill, MqttOptions, QoS};
+use rumqttc::{AsyncClient, LastWill, MqttOptions, QoS, TlsConfiguration, Transport};
 use tokio::sync::{mpsc, oneshot, watch, Notify};
 use tokio::time::Instant;
 
@@ -144,6 +144,11 @@ impl MqttPublisher {
                 QoS::AtLeastOnce,
                 true,
             ));
+        if let Some(tls) = &cfg.tls {
+            options.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(
+                tls.clone(),
+            )));
+        }
         if let Some(user) = &cfg.broker.username {
             options.set_credentials(
                 user.clone(),
@@ -169,6 +174,7 @@ impl MqttPublisher {
         };
         tracing::info!(
             %broker,
+            tls = cfg.tls.is_some(),
             client_id = %cfg.client_id,
             user = cfg.broker.username.as_deref().unwrap_or(""),
             cameras = tracked.len(),

@@ -10,7 +10,7 @@ use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 pub use relay_auth::routes::Access;
 use relay_auth::routes::{classify, RouteSpec};
-use relay_auth::{login, Denied, Grant, Need};
+use relay_auth::{login, Denied, Grant, Need, TokenSource};
 
 use super::body::RelayBody;
 use super::text;
@@ -28,6 +28,8 @@ pub const ROUTES: &[RouteSpec] = &[
     RouteSpec::post("/login", Access::Open),
     get("/logout", Access::Open),
     RouteSpec::post("/logout", Access::Open),
+    // Answers for the token presented (or none): the dashboard's logout button.
+    get("/api/session", Access::Open),
     get("/", Access::Viewer),
     get("/api/stats", Access::Viewer),
     get("/metrics", Access::Metrics),
@@ -65,7 +67,7 @@ pub async fn gate(
     let first = state.cameras.first().map(|c| c.name().to_owned());
     let classified = classify(ROUTES, req.method(), &path);
     let (need, unrestricted) = match classified {
-        Some((spec, _)) if spec.pattern == "/login" || spec.pattern == "/logout" => {
+        Some((spec, _)) if matches!(spec.pattern, "/login" | "/logout" | "/api/session") => {
             return Err(login_route(state, spec, req).await)
         }
         Some((spec, camera)) => match spec.need(camera, &query, first.as_deref()) {
@@ -125,6 +127,7 @@ async fn login_route(
 ) -> Response<RelayBody> {
     match (spec.method, spec.pattern) {
         ("GET", "/login") => super::html_page(login::login_page(false)),
+        ("GET", "/api/session") => session(state, &req),
         ("POST", "/login") => {
             let body = Limited::new(req.into_body(), 4096).collect().await;
             let token = body
@@ -141,6 +144,30 @@ async fn login_route(
         }
         _ => redirect(login::LOGIN_PATH, login::logout_cookie(state.secure)),
     }
+}
+
+/// `GET /api/session`: whether the relay needs tokens and, for a valid token, how it came
+/// (`cookie` after the login form, `bearer`, `query`), its role and its configured name. No
+/// camera names: the stats list the cameras the token may watch.
+fn session(state: &RelayState, req: &Request<Incoming>) -> Response<RelayBody> {
+    let presented = relay_auth::extract_token(req.headers(), req.uri().query());
+    let known = presented.and_then(|p| Some((p.source, state.auth.lookup(&p.token)?.clone())));
+    let login = known.as_ref().map(|(source, _)| match source {
+        TokenSource::Cookie => "cookie",
+        TokenSource::Bearer => "bearer",
+        TokenSource::Query => "query",
+    });
+    let grant = known.as_ref().map(|(_, grant)| grant);
+    let mut response = super::json(&serde_json::json!({
+        "tokens_required": !state.auth.is_open(),
+        "login": login,
+        "role": grant.and_then(|g| g.role_of()).map(|r| r.as_str()),
+        "name": grant.map(|g| g.name()),
+    }));
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
 }
 
 fn redirect(to: &'static str, cookie: HeaderValue) -> Response<RelayBody> {

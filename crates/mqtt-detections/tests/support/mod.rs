@@ -1,4 +1,9 @@
-//! A real Mosquitto broker on a free loopback port, and a subscriber that records messages.
+//! A real Mosquitto broker on a free loopback port (optionally with a TLS listener too), and
+//! a subscriber that records messages.
+//!
+//! Shared: the workspace's end-to-end tests include this file with `#[path]`. The waits are
+//! long (60 s) because there the relay's detector runs in a debug test build on a busy CI
+//! machine; they only bound how long a failing test takes.
 
 #![allow(dead_code)]
 
@@ -11,10 +16,16 @@ use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use tokio::sync::mpsc;
 
 const MOSQUITTO: &str = "/usr/sbin/mosquitto";
+/// How long a subscriber waits for an expected message.
+const WAIT: Duration = Duration::from_secs(60);
 
 /// A running `mosquitto`, killed on drop.
 pub struct Broker {
+    /// The plain MQTT listener (the test subscribers use it).
     pub port: u16,
+    /// With [`Broker::start_tls`]: the TLS listener's port and the server's PEM certificate
+    /// chain and key.
+    tls: Option<(u16, PathBuf, PathBuf)>,
     dir: PathBuf,
     child: Option<Child>,
 }
@@ -28,6 +39,16 @@ impl Broker {
     /// Starts a broker on a free port; fails the test, naming the Debian package, if
     /// Mosquitto is not installed.
     pub async fn start() -> Broker {
+        Broker::start_with(None).await
+    }
+
+    /// Starts a broker with a plain listener and a TLS listener (`mqtts://`) serving the PEM
+    /// certificate chain `cert` with its key `key`. Messages flow between both listeners.
+    pub async fn start_tls(cert: &Path, key: &Path) -> Broker {
+        Broker::start_with(Some((free_port(), cert.to_owned(), key.to_owned()))).await
+    }
+
+    async fn start_with(tls: Option<(u16, PathBuf, PathBuf)>) -> Broker {
         assert!(
             Path::new(MOSQUITTO).exists(),
             "{MOSQUITTO} not found: the MQTT tests need a real broker, install the Debian \
@@ -39,6 +60,7 @@ impl Broker {
         std::fs::create_dir_all(&dir).expect("temp dir");
         let mut broker = Broker {
             port,
+            tls,
             dir,
             child: None,
         };
@@ -51,14 +73,18 @@ impl Broker {
     pub async fn restart(&mut self) {
         self.kill();
         let conf = self.dir.join("mosquitto.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                "listener {} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\n",
-                self.port
-            ),
-        )
-        .expect("write mosquitto.conf");
+        let mut text = format!(
+            "allow_anonymous true\npersistence false\nlog_dest stderr\nlistener {} 127.0.0.1\n",
+            self.port
+        );
+        if let Some((port, cert, key)) = &self.tls {
+            text.push_str(&format!(
+                "listener {port} 127.0.0.1\ncertfile {}\nkeyfile {}\n",
+                cert.display(),
+                key.display()
+            ));
+        }
+        std::fs::write(&conf, text).expect("write mosquitto.conf");
         let child = Command::new(MOSQUITTO)
             .arg("-c")
             .arg(&conf)
@@ -67,8 +93,15 @@ impl Broker {
             .spawn()
             .expect("spawn mosquitto");
         self.child = Some(child);
+        let ports = std::iter::once(self.port).chain(self.tls.as_ref().map(|t| t.0));
+        for port in ports {
+            Self::wait_for_listener(port).await;
+        }
+    }
+
+    async fn wait_for_listener(port: u16) {
         for _ in 0..200 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
                 .await
                 .is_ok()
             {
@@ -76,7 +109,7 @@ impl Broker {
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
-        panic!("mosquitto did not listen on port {} within 5 s", self.port);
+        panic!("mosquitto did not listen on port {port} within 5 s");
     }
 
     /// Kills the broker (SIGKILL) and waits until it is gone.
@@ -98,8 +131,15 @@ impl Broker {
         assert!(status.success(), "kill {signal} {pid} failed");
     }
 
+    /// `mqtt://` of the plain listener.
     pub fn url(&self) -> String {
         format!("mqtt://127.0.0.1:{}", self.port)
+    }
+
+    /// `mqtts://` of the TLS listener, with `host` (which the certificate must name).
+    pub fn tls_url(&self, host: &str) -> String {
+        let (port, _, _) = self.tls.as_ref().expect("started with start_tls");
+        format!("mqtts://{host}:{port}")
     }
 }
 
@@ -187,20 +227,20 @@ impl Subscriber {
         }
     }
 
-    /// The next message on `topic`, skipping others; fails after 10 s.
+    /// The next message on `topic`, skipping others; fails after [`WAIT`].
     pub async fn next_on(&mut self, topic: &str) -> Message {
         self.next_where(|m| m.topic == topic, topic).await
     }
 
-    /// The next message matching `pred`; fails after 10 s.
+    /// The next message matching `pred`; fails after [`WAIT`].
     pub async fn next_where(&mut self, pred: impl Fn(&Message) -> bool, what: &str) -> Message {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        let deadline = tokio::time::Instant::now() + WAIT;
         loop {
             match tokio::time::timeout_at(deadline, self.rx.recv()).await {
                 Ok(Some(m)) if pred(&m) => return m,
                 Ok(Some(_)) => {}
                 Ok(None) => panic!("subscriber ended while waiting for {what}"),
-                Err(_) => panic!("no message for {what} within 10 s"),
+                Err(_) => panic!("no message for {what} within {WAIT:?}"),
             }
         }
     }
@@ -212,7 +252,7 @@ impl Subscriber {
         topics: &[String],
     ) -> std::collections::HashMap<String, Message> {
         let mut seen = std::collections::HashMap::new();
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        let deadline = tokio::time::Instant::now() + WAIT;
         while !topics.iter().all(|t| seen.contains_key(t)) {
             match tokio::time::timeout_at(deadline, self.rx.recv()).await {
                 Ok(Some(m)) => {
@@ -221,7 +261,7 @@ impl Subscriber {
                 _ => {
                     let missing: Vec<_> =
                         topics.iter().filter(|t| !seen.contains_key(*t)).collect();
-                    panic!("within 10 s, nothing arrived on {missing:?}");
+                    panic!("within {WAIT:?}, nothing arrived on {missing:?}");
                 }
             }
         }
@@ -235,13 +275,14 @@ impl Drop for Subscriber {
     }
 }
 
-/// Polls `cond` every 10 ms for up to 10 s.
+/// Polls `cond` every 10 ms for up to [`WAIT`].
 pub async fn wait_until(what: &str, cond: impl Fn() -> bool) {
-    for _ in 0..1000 {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while tokio::time::Instant::now() < deadline {
         if cond() {
             return;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    panic!("timed out after 10 s waiting until {what}");
+    panic!("timed out after {WAIT:?} waiting until {what}");
 }
