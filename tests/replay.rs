@@ -337,3 +337,61 @@ async fn without_recording_replay_says_so() {
     assert_eq!(status, 404);
     relay.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_synchronized_wall_shows_live_cameras_aligned_by_capture_time() {
+    let _serial = serial().await;
+    let door = start_mock(MockConfig::default()).await;
+    let yard = start_mock(MockConfig::default()).await;
+    let relay = start_relay(
+        vec![camera_for("door", &door), camera_for("yard", &yard)],
+        |c| c.detect = false,
+    )
+    .await;
+    let addr = relay.local_addr();
+    assert!(!relay.state().wall.is_running(), "nobody watches the wall yet");
+    let mut a = MjpegViewer::connect(addr, "/live/sync/cams/door/stream")
+        .await
+        .unwrap();
+    let mut b = MjpegViewer::connect(addr, "/live/sync/cams/yard/stream")
+        .await
+        .unwrap();
+    assert_eq!((a.status.as_u16(), b.status.as_u16()), (200, 200));
+    assert!(relay.state().wall.is_running());
+    // Both walls' streams, merged in arrival order: at each arrival, the newest frame of each
+    // camera (what two tiles would show) differ in capture time by about one frame period.
+    let (door_parts, yard_parts) = tokio::join!(a.take(90), b.take(90));
+    for parts in [&door_parts, &yard_parts] {
+        let ids: Vec<u64> = parts.iter().map(|p| p.frame_id).collect();
+        assert!(ids.windows(2).all(|w| w[1] > w[0]), "in order: {ids:?}");
+        assert!(parts.iter().all(|p| p.camera_state.is_none()), "live frames only");
+    }
+    let mut events: Vec<(std::time::Instant, usize, i64)> = door_parts
+        .iter()
+        .map(|p| (p.at, 0, capture_us(p)))
+        .chain(yard_parts.iter().map(|p| (p.at, 1, capture_us(p))))
+        .collect();
+    events.sort_by_key(|e| e.0);
+    let mut newest = [None::<i64>; 2];
+    let mut spreads = Vec::new();
+    for (_, camera, capture) in events {
+        newest[camera] = Some(capture);
+        if let [Some(d), Some(y)] = newest {
+            spreads.push((d - y).abs());
+        }
+    }
+    spreads.sort_unstable();
+    let p90 = spreads[spreads.len() * 9 / 10];
+    assert!(p90 <= 40_000, "90 % of samples within one frame period (+7 ms): p90 {p90} µs");
+    let (status, _, _) = get(addr, "/live/sync/cams/nope/stream").await;
+    assert_eq!(status, 404);
+    drop((a, b));
+    let stopped = wait_until(Duration::from_secs(5), || async {
+        !relay.state().wall.is_running()
+    })
+    .await;
+    assert!(stopped, "the last viewer leaving stops the wall");
+    relay.shutdown().await;
+    door.shutdown().await;
+    yard.shutdown().await;
+}

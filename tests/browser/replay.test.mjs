@@ -138,4 +138,24 @@ describe('dashboard replay', { timeout: 4 * TEST_TIMEOUT_MS }, () => {
     await second.close();
     await page.close();
   });
+
+  test('the synchronized toggle shows every camera through the wall', { timeout: TEST_TIMEOUT_MS }, async () => {
+    const page = await openDashboard(context);
+    const wallSockets = [];
+    page.on('websocket', (ws) => { if (ws.url().includes('/live/sync/cams/')) wallSockets.push(ws.url()); });
+    await page.waitForFunction((names) => names.every((n) =>
+      document.querySelector(`.tile[data-camera="${n}"]`)?.dataset.frameId !== undefined), cameras, { timeout: 20_000 });
+    await page.check('#sync-wall');
+    const before = await paintedIds(page);
+    // Every tile paints new frames, and they come from the wall's sockets.
+    await page.waitForFunction(([names, ids]) => names.every((n, i) =>
+      Number(document.querySelector(`.tile[data-camera="${n}"]`)?.dataset.frameId) > ids[i]), [cameras, before], { timeout: 20_000 });
+    for (const name of cameras) {
+      assert.ok(wallSockets.some((url) => url.includes(`/live/sync/cams/${name}/ws`)), `${name}: ${wallSockets}`);
+    }
+    await page.screenshot({ path: path.join(artifacts, 'dashboard-sync.png'), fullPage: true });
+    await page.uncheck('#sync-wall');
+    assert.deepEqual(page.errors, [], 'page errors');
+    await page.close();
+  });
 });

@@ -133,12 +133,15 @@ pub async fn start(mut config: RelayConfig) -> Result<RelayHandle, StartError> {
         config.max_viewers,
         config.max_viewers_per_camera,
     ));
+    let queue = config.hub_settings().queue;
+    let wall = camera_taps::wall::LiveWall::new(cameras.clone(), Default::default(), queue);
     let state = Arc::new(RelayState {
         config,
         cameras,
         admission,
         metrics,
         started: Instant::now(),
+        wall,
         replay: recording
             .as_ref()
             .map(|r| crate::http::replay::Replay::new(r.archive.clone(), Default::default())),

@@ -28,6 +28,8 @@ pub struct RelayState {
     pub secure: bool,
     /// The MQTT publisher's counters, when MQTT is configured.
     pub mqtt: Option<Arc<mqtt_detections::MqttStats>>,
+    /// The synchronized live wall (`/live/sync/...`), running while someone watches it.
+    pub wall: Arc<camera_taps::wall::LiveWall>,
     /// Replay sessions over the recordings (present when recording is configured).
     pub replay: Option<crate::http::replay::Replay>,
     /// Recording, when configured (`--record DIR`, `[record]`).

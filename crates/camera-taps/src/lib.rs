@@ -8,6 +8,8 @@
 //! - [`mqtt`]: follows each detecting camera's annotated broadcast and hands every detection
 //!   result to `mqtt-detections`, so Home Assistant gets detections whether or not anyone
 //!   watches.
+//! - [`wall`]: the synchronized live wall: the cameras held back by a small playout delay so
+//!   that the frames shown agree in capture time; runs only while someone watches it.
 //!
 //! Errors are those of the crate underneath, unchanged (`mjpeg_record::Error`,
 //! `mqtt_detections::MqttError`), so their kinds reach the caller.
@@ -46,3 +48,4 @@
 
 pub mod mqtt;
 pub mod record;
+pub mod wall;

@@ -54,6 +54,10 @@ pub const ROUTES: &[RouteSpec] = &[
     get("/replay/{id}/cams/{camera}/stream", Access::ViewerOfPath),
     get("/replay/{id}/cams/{camera}/ws", Access::ViewerOfPath),
     get("/replay/{id}/ws", Access::ViewerOfQuery),
+    // The synchronized live wall (issue #17): live streams held back by a playout delay.
+    get("/live/sync/cams/{camera}/stream", Access::ViewerOfPath),
+    get("/live/sync/cams/{camera}/ws", Access::ViewerOfPath),
+    get("/live/sync/ws", Access::ViewerOfQuery),
 ];
 
 /// Authorizes a request against [`ROUTES`] and answers the login routes itself. Passes the

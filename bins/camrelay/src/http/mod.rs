@@ -68,12 +68,19 @@ pub async fn route(
         ["api", "recordings"] => recordings::list(&state, &query).await,
         ["api", "replay"] => replay::api(&state, None, req).await,
         ["api", "replay", id] => replay::api(&state, Some(id), req).await,
-        ["replay", id, "ws"] => replay::watch(&state, &conn, id, None, true, req),
+        ["replay", id, "ws"] => replay::watch(&state, &conn, Some(id), None, true, req),
         ["replay", id, "cams", name, "stream"] => {
-            replay::watch(&state, &conn, id, Some(name), false, req)
+            replay::watch(&state, &conn, Some(id), Some(name), false, req)
         }
         ["replay", id, "cams", name, "ws"] => {
-            replay::watch(&state, &conn, id, Some(name), true, req)
+            replay::watch(&state, &conn, Some(id), Some(name), true, req)
+        }
+        ["live", "sync", "ws"] => replay::watch(&state, &conn, None, None, true, req),
+        ["live", "sync", "cams", name, "stream"] => {
+            replay::watch(&state, &conn, None, Some(name), false, req)
+        }
+        ["live", "sync", "cams", name, "ws"] => {
+            replay::watch(&state, &conn, None, Some(name), true, req)
         }
         ["metrics"] => {
             let mut response = Response::new(RelayBody::full(state.metrics.encode()));

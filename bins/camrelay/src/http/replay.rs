@@ -99,32 +99,28 @@ pub async fn api(
     }
 }
 
-/// `GET /replay/ID/cams/NAME/stream`, `/replay/ID/cams/NAME/ws` and `/replay/ID/ws`.
+/// `GET /replay/ID/cams/NAME/stream`, `/replay/ID/cams/NAME/ws` and `/replay/ID/ws`; with
+/// `id` `None`, the synchronized live wall: `/live/sync/cams/NAME/stream`, `.../ws` and
+/// `/live/sync/ws?camera=NAME`.
 pub fn watch(
     state: &RelayState,
     conn: &ConnInfo,
-    id: &str,
+    id: Option<&str>,
     camera: Option<&str>,
     websocket: bool,
     mut req: Request<Incoming>,
 ) -> Response<RelayBody> {
     let result = (|| {
-        let replay = service(state)?;
-        let first;
-        let camera = match camera {
-            Some(camera) => camera,
-            None => match query_param(req.uri().query().unwrap_or(""), "camera") {
-                Some(camera) => camera,
-                None => {
-                    let cameras = replay
-                        .cameras(id)
-                        .map_err(|e| Box::new(error_response(&e)))?;
-                    first = cameras.into_iter().next().unwrap_or_default();
-                    &first
-                }
-            },
-        }
-        .to_owned();
+        let query_camera = query_param(req.uri().query().unwrap_or(""), "camera");
+        let camera = match (camera.or(query_camera), id) {
+            (Some(camera), _) => camera.to_owned(),
+            (None, Some(id)) => {
+                let cameras = service(state)?.cameras(id);
+                let cameras = cameras.map_err(|e| Box::new(error_response(&e)))?;
+                cameras.into_iter().next().unwrap_or_default()
+            }
+            (None, None) => state.cameras.first().map(|c| c.name().to_owned()).unwrap_or_default(),
+        };
         if !access::grant_of(&req).allows_camera(&camera) {
             return Err(Box::new(access::denied_response(Denied::Forbidden)));
         }
@@ -133,21 +129,23 @@ pub fn watch(
         } else {
             None
         };
-        let subscription = replay
-            .subscribe(id, &camera)
-            .map_err(|e| Box::new(error_response(&e)))?;
-        let viewer = subscription
-            .admit(&state.admission, state.config.max_frame_age)
-            .map_err(|_| {
-                Box::new(text(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "the relay has reached --max-viewers\n",
-                ))
-            })?;
+        let full = |_| Box::new(text(StatusCode::SERVICE_UNAVAILABLE, "the relay has reached --max-viewers\n"));
+        let (max_age, admission) = (state.config.max_frame_age, &state.admission);
+        let (viewer, label) = match id {
+            Some(id) => {
+                let subscription = service(state)?.subscribe(id, &camera);
+                let subscription = subscription.map_err(|e| Box::new(error_response(&e)))?;
+                (subscription.admit(admission, max_age).map_err(full)?, "replay")
+            }
+            None => {
+                let Some(subscription) = state.wall.subscribe(&camera) else {
+                    return Err(Box::new(super::no_camera(&camera)));
+                };
+                (subscription.admit(admission, max_age).map_err(full)?, "sync")
+            }
+        };
         if let Some(accept) = accept {
-            return Ok(ws::serve(
-                state, conn, &mut req, viewer, &camera, "replay", accept,
-            ));
+            return Ok(ws::serve(state, conn, &mut req, viewer, &camera, label, accept));
         }
         let pacer = if state.config.pace_slow_viewers {
             conn.pacer()
