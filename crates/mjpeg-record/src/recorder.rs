@@ -26,7 +26,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 enum Msg {
-    Frame(Box<RecordFrame>),
+    Frame(RecordFrame),
     Flush(mpsc::Sender<()>),
 }
 
@@ -94,7 +94,7 @@ impl Recorder {
         if self.stats.state() == RecordState::Off {
             return false;
         }
-        match tx.try_send(Msg::Frame(Box::new(frame))) {
+        match tx.try_send(Msg::Frame(frame)) {
             Ok(()) => {
                 if self.stats.dropping.swap(false, Relaxed) {
                     tracing::info!(camera = %self.camera, dropped_total = self.stats.frames_dropped.load(Relaxed),
@@ -173,7 +173,7 @@ impl Writer {
         self.update_disk_free();
         loop {
             match rx.recv_timeout(tick) {
-                Ok(Msg::Frame(f)) => self.handle(*f),
+                Ok(Msg::Frame(f)) => self.handle(f),
                 Ok(Msg::Flush(ack)) => {
                     self.sync();
                     let _ = ack.send(());
@@ -313,13 +313,14 @@ impl Writer {
     }
 
     fn close(&mut self) {
-        if let Some(mut seg) = self.seg.take() {
-            if let Err(e) = seg.sync() {
+        if let Some(seg) = self.seg.take() {
+            self.last_duration = seg.last_duration();
+            let bytes = file_bytes(&seg);
+            if let Err(e) = seg.close() {
                 self.fail(e);
             }
-            self.last_duration = seg.last_duration();
             self.shared
-                .note_segment(&self.camera, self.slot, file_bytes(&seg), false);
+                .note_segment(&self.camera, self.slot, bytes, false);
         }
     }
 
