@@ -91,7 +91,8 @@ pub struct Recordings {
 
 impl Archive {
     /// Opens (creating if needed) the recordings directory: builds the catalog from a directory
-    /// walk, repairs the newest segment of every camera (the one a crash may have torn), and
+    /// walk, repairs every torn segment (the newest of every camera, which a crash may have
+    /// torn, and any other whose index disagrees with its length: one `pread` each), and
     /// starts retention. A directory that cannot be created is logged, not fatal: recorders
     /// report the error in their stats and retry.
     pub fn open(config: RecordConfig) -> Result<Archive> {
@@ -103,7 +104,7 @@ impl Archive {
             config,
             catalog: Mutex::new(catalog),
         });
-        shared.recover_newest();
+        shared.recover_torn();
         let (stop, rx) = mpsc::channel::<()>();
         let s2 = shared.clone();
         let interval = shared
@@ -318,21 +319,44 @@ impl Archive {
 }
 
 impl Shared {
-    /// Repairs the newest segment of each camera (see [`crate::recovery`]).
-    fn recover_newest(&self) {
-        let newest: Vec<(String, Micros)> = {
+    /// Repairs the segments a crash may have torn (see [`crate::recovery`]): the newest of
+    /// each camera, and every other whose index does not end where its `.mp4` does. A
+    /// segment without even a whole init segment (no frames) is removed.
+    fn recover_torn(&self) {
+        let torn: Vec<(String, Micros)> = {
             let cat = self.catalog();
             cat.cams
                 .iter()
-                .filter_map(|(c, s)| s.keys().next_back().map(|k| (c.clone(), *k)))
+                .flat_map(|(c, segs)| {
+                    let newest = segs.keys().next_back().copied();
+                    segs.iter()
+                        .filter(move |(slot, e)| {
+                            Some(**slot) == newest
+                                || (e.scanned_mp4_len > 0
+                                    && crate::recovery::needs_repair(
+                                        &self.paths(c, **slot),
+                                        e.scanned_mp4_len,
+                                    ))
+                        })
+                        .map(move |(slot, _)| (c.clone(), *slot))
+                })
                 .collect()
         };
-        for (cam, slot) in newest {
+        for (cam, slot) in torn {
             let paths = self.paths(&cam, slot);
             if !paths.mp4.exists() {
                 continue;
             }
             match crate::recovery::recover(&paths) {
+                Ok(r) if r.mp4_len == 0 => {
+                    tracing::warn!(segment = %paths.mp4.display(), "removed a segment torn before its first frame");
+                    for p in [&paths.mp4, &paths.idx, &paths.events] {
+                        let _ = std::fs::remove_file(p);
+                    }
+                    if let Some(segs) = self.catalog().cams.get_mut(&cam) {
+                        segs.remove(&slot);
+                    }
+                }
                 Ok(r) => {
                     if r.cut_bytes > 0 || r.index_rebuilt {
                         tracing::warn!(segment = %paths.mp4.display(), cut_bytes = r.cut_bytes,

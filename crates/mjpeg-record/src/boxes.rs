@@ -185,34 +185,40 @@ fn mp4v(b: &mut BytesMut, width: u16, height: u16) {
     });
 }
 
-/// The `moof` and `mdat` header of one frame's fragment; the JPEG follows it.
+/// The `moof` and `mdat` header of one frame's fragment; the JPEG follows it. Written in place
+/// (no allocation): every box has a fixed size.
 pub fn fragment_header(f: &FragmentInfo) -> [u8; FRAGMENT_HEADER_LEN] {
-    let mut b = BytesMut::with_capacity(FRAGMENT_HEADER_LEN);
-    boxed(&mut b, b"moof", |b| {
-        full(b, b"mfhd", 0, 0, |b| b.put_u32(f.sequence));
-        boxed(b, b"traf", |b| {
-            full(b, b"tfhd", 0, 0x02_0000, |b| b.put_u32(1)); // default-base-is-moof
-            full(b, b"tfdt", 1, 0, |b| b.put_u64(f.capture_us.max(0) as u64));
-            // data-offset, sample-duration, sample-size present.
-            full(b, b"trun", 0, 0x0301, |b| {
-                b.put_u32(1);
-                b.put_i32(FRAGMENT_HEADER_LEN as i32);
-                b.put_u32(f.duration_us);
-                b.put_u32(f.size);
-            });
-        });
-        boxed(b, b"uuid", |b| {
-            b.put_slice(&FRAME_UUID);
-            b.put_u32(0); // version
-            b.put_u64(f.frame_id);
-            b.put_i64(f.capture_us);
-            b.put_i64(f.receive_us);
-        });
-    });
-    b.put_u32(8 + f.size);
-    b.put_slice(b"mdat");
     let mut out = [0u8; FRAGMENT_HEADER_LEN];
-    out.copy_from_slice(&b);
+    let mut b: &mut [u8] = &mut out;
+    let head = |b: &mut &mut [u8], size: u32, kind: &[u8; 4]| {
+        b.put_u32(size);
+        b.put_slice(kind);
+    };
+    head(&mut b, MOOF_LEN as u32, b"moof");
+    head(&mut b, 16, b"mfhd");
+    b.put_u32(0); // version, flags
+    b.put_u32(f.sequence);
+    head(&mut b, 8 + 16 + 20 + 28, b"traf");
+    head(&mut b, 16, b"tfhd");
+    b.put_u32(0x02_0000); // default-base-is-moof
+    b.put_u32(1); // track id
+    head(&mut b, 20, b"tfdt");
+    b.put_u32(1 << 24); // version 1
+    b.put_u64(f.capture_us.max(0) as u64);
+    head(&mut b, 28, b"trun");
+    b.put_u32(0x0301); // data-offset, sample-duration, sample-size present
+    b.put_u32(1); // sample count
+    b.put_i32(FRAGMENT_HEADER_LEN as i32);
+    b.put_u32(f.duration_us);
+    b.put_u32(f.size);
+    head(&mut b, 8 + 16 + 4 + 24, b"uuid");
+    b.put_slice(&FRAME_UUID);
+    b.put_u32(0); // version
+    b.put_u64(f.frame_id);
+    b.put_i64(f.capture_us);
+    b.put_i64(f.receive_us);
+    head(&mut b, 8 + f.size, b"mdat");
+    debug_assert!(b.is_empty());
     out
 }
 
@@ -265,6 +271,43 @@ mod tests {
         let mut bad = h;
         bad[150] ^= 1;
         assert_eq!(parse_fragment_header(&bad), None);
+    }
+
+    /// The fixed-layout writer matches the generic box builder.
+    #[test]
+    fn fragment_header_matches_the_box_builder() {
+        let f = FragmentInfo {
+            sequence: 3,
+            frame_id: 42,
+            capture_us: 1_764_448_200_123_456,
+            receive_us: 1_764_448_200_133_456,
+            duration_us: 33_333,
+            size: 1234,
+        };
+        let mut b = BytesMut::new();
+        boxed(&mut b, b"moof", |b| {
+            full(b, b"mfhd", 0, 0, |b| b.put_u32(f.sequence));
+            boxed(b, b"traf", |b| {
+                full(b, b"tfhd", 0, 0x02_0000, |b| b.put_u32(1));
+                full(b, b"tfdt", 1, 0, |b| b.put_u64(f.capture_us as u64));
+                full(b, b"trun", 0, 0x0301, |b| {
+                    b.put_u32(1);
+                    b.put_i32(FRAGMENT_HEADER_LEN as i32);
+                    b.put_u32(f.duration_us);
+                    b.put_u32(f.size);
+                });
+            });
+            boxed(b, b"uuid", |b| {
+                b.put_slice(&FRAME_UUID);
+                b.put_u32(0);
+                b.put_u64(f.frame_id);
+                b.put_i64(f.capture_us);
+                b.put_i64(f.receive_us);
+            });
+        });
+        b.put_u32(8 + f.size);
+        b.put_slice(b"mdat");
+        assert_eq!(&fragment_header(&f)[..], &b[..]);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! retention. Queries read the index files of the segments in their range.
 
 use crate::error::{Error, Result};
-use crate::index::{self, IndexRecord};
+use crate::index::IndexRecord;
 use crate::layout::{slot_from_parts, SegmentPaths};
 use crate::time::{format_time, Micros};
 use serde::ser::SerializeStruct;
@@ -21,6 +21,8 @@ pub(crate) struct SegmentEntry {
     pub open: bool,
     /// The segment's spans, computed on the first query once it is closed.
     pub spans: Option<Arc<Vec<Span>>>,
+    /// Length of the `.mp4` when the directory was scanned at start-up (0 if it had none).
+    pub scanned_mp4_len: u64,
 }
 
 /// Every camera's segments, by camera then segment start (Unix µs).
@@ -62,7 +64,11 @@ impl Catalog {
                         };
                         let len = f.metadata().map(|m| m.len()).unwrap_or(0);
                         if matches!(ext, "mp4" | "idx" | "events.jsonl") {
-                            segs.entry(slot).or_default().bytes += len;
+                            let e = segs.entry(slot).or_default();
+                            e.bytes += len;
+                            if ext == "mp4" {
+                                e.scanned_mp4_len = len;
+                            }
                         }
                     }
                 }
@@ -203,14 +209,10 @@ pub(crate) fn merge(spans: impl IntoIterator<Item = Span>) -> Vec<Span> {
     out
 }
 
-/// Reads a segment's index records (empty when it has none yet).
+/// Reads a segment's index records, extended by the frames written since the index was last
+/// written (empty when it has none yet).
 pub(crate) fn read_index(paths: &SegmentPaths) -> Result<Vec<IndexRecord>> {
-    match index::read_all(&paths.idx) {
-        Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
-            Ok(Vec::new())
-        }
-        other => other,
-    }
+    crate::recovery::read_index(paths)
 }
 
 /// Reads a segment's events file, keeping the entries in `[start, end)`.

@@ -4,8 +4,9 @@
 //! bytes, frame id, capture and receive times, optional detections) with
 //! [`Recorder::try_record`], which never blocks: a writer thread behind a bounded queue appends
 //! one `moof`+`mdat` fragment per frame to `DIR/<camera>/YYYY-MM-DD/HH/MM.mp4` (UTC, 60 s
-//! segments aligned to the wall clock), a 40-byte record per frame to `MM.idx`, and the
-//! detections to `MM.events.jsonl`; data and index are `fdatasync`ed at least every second.
+//! segments aligned to the wall clock), a 40-byte record per frame to `MM.idx` (written once a
+//! second, synced when the segment closes: the `.mp4` alone can rebuild it), and the
+//! detections to `MM.events.jsonl`; the data is `fdatasync`ed at least every second.
 //! The [`Archive`] owns the directory: it repairs torn segments at start-up, applies
 //! retention (age and size), answers queries ([`Archive::recordings`]) and builds exports
 //! ([`Archive::export_mp4`] with byte ranges, [`Archive::export_mjpeg`]), and reads frames

@@ -26,7 +26,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 enum Msg {
-    Frame(Box<RecordFrame>),
+    Frame(RecordFrame),
     Flush(mpsc::Sender<()>),
 }
 
@@ -71,6 +71,7 @@ impl Recorder {
             slot: 0,
             clip_until: None,
             retry_at: None,
+            abandoned: None,
             last_duration: DEFAULT_DURATION_US,
             last_sync: Instant::now(),
         };
@@ -94,7 +95,7 @@ impl Recorder {
         if self.stats.state() == RecordState::Off {
             return false;
         }
-        match tx.try_send(Msg::Frame(Box::new(frame))) {
+        match tx.try_send(Msg::Frame(frame)) {
             Ok(()) => {
                 if self.stats.dropping.swap(false, Relaxed) {
                     tracing::info!(camera = %self.camera, dropped_total = self.stats.frames_dropped.load(Relaxed),
@@ -161,6 +162,9 @@ struct Writer {
     clip_until: Option<Micros>,
     /// In the error state: when to try opening a segment again.
     retry_at: Option<Instant>,
+    /// The segment given up on the last error: its index may lag behind it (it could not be
+    /// written), so it is repaired once the disk works again.
+    abandoned: Option<crate::layout::SegmentPaths>,
     last_duration: u32,
     last_sync: Instant,
 }
@@ -173,7 +177,7 @@ impl Writer {
         self.update_disk_free();
         loop {
             match rx.recv_timeout(tick) {
-                Ok(Msg::Frame(f)) => self.handle(*f),
+                Ok(Msg::Frame(f)) => self.handle(f),
                 Ok(Msg::Flush(ack)) => {
                     self.sync();
                     let _ = ack.send(());
@@ -257,6 +261,7 @@ impl Writer {
                 if self.retry_at.take().is_some() {
                     tracing::info!(camera = %self.camera, "recording resumed");
                     self.stats.set_error(None);
+                    self.repair_abandoned();
                 }
                 self.stats.set_state(RecordState::Recording);
             }
@@ -292,9 +297,33 @@ impl Writer {
         self.stats.set_state(RecordState::Error);
         self.retry_at = Some(Instant::now() + RETRY);
         if let Some(seg) = self.seg.take() {
-            // Keep what is there; the files were cut back to the last whole frame.
+            // Keep what is there; the `.mp4` was cut back to the last whole frame.
             self.shared
                 .note_segment(&self.camera, self.slot, file_bytes(&seg), false);
+            self.abandoned = Some(seg.paths().clone());
+        }
+    }
+
+    /// Brings the index of the segment abandoned on the last error up to date, so no torn
+    /// segment is left behind. (Reopening it for the same slot already did: it is then left
+    /// alone, as the open writer's index must not change under it.)
+    fn repair_abandoned(&mut self) {
+        let Some(paths) = self.abandoned.take() else {
+            return;
+        };
+        if !paths.mp4.exists() || self.seg.as_ref().is_some_and(|s| *s.paths() == paths) {
+            return;
+        }
+        match crate::recovery::recover(&paths) {
+            Ok(r) if r.index_rebuilt || r.cut_bytes > 0 => {
+                tracing::info!(camera = %self.camera, segment = %paths.mp4.display(),
+                    frames = r.records.len(), "repaired the segment interrupted by the error");
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(camera = %self.camera, segment = %paths.mp4.display(), error = %e,
+                    "cannot repair the segment interrupted by the error; start-up will")
+            }
         }
     }
 
@@ -313,13 +342,14 @@ impl Writer {
     }
 
     fn close(&mut self) {
-        if let Some(mut seg) = self.seg.take() {
-            if let Err(e) = seg.sync() {
+        if let Some(seg) = self.seg.take() {
+            self.last_duration = seg.last_duration();
+            let bytes = file_bytes(&seg);
+            if let Err(e) = seg.close() {
                 self.fail(e);
             }
-            self.last_duration = seg.last_duration();
             self.shared
-                .note_segment(&self.camera, self.slot, file_bytes(&seg), false);
+                .note_segment(&self.camera, self.slot, bytes, false);
         }
     }
 

@@ -1,7 +1,14 @@
 //! Start-up repair of a segment torn by a crash: the `.mp4` is cut back to its last complete
 //! fragment, the index is checked against the fragments and rebuilt from them when it differs
-//! (each fragment's `uuid` box holds the frame id and times), and a torn last line of the
-//! events file is dropped.
+//! (each fragment's `uuid` box holds the frame id and times; the detections flag of frames the
+//! old index lacks comes from the events file), and a torn last line of the events file is
+//! dropped.
+//!
+//! The writer keeps up to a second of index records in memory and syncs the index only when
+//! it closes a segment, so the index of the segment being written, or of one torn by a crash,
+//! may lag behind its `.mp4`: [`read_index`] extends it from the fragments that follow its last
+//! record, and [`needs_repair`] tells cheaply (one `pread`) whether a segment's index agrees
+//! with its length.
 
 use crate::boxes::{parse_fragment_header, FRAGMENT_HEADER_LEN};
 use crate::error::{Error, Result};
@@ -46,7 +53,17 @@ pub fn scan_mp4(file: &File, path: &Path) -> Result<(u64, Vec<IndexRecord>)> {
         }
         pos += size;
     }
-    let init_len = pos;
+    scan_fragments(file, path, pos, len)
+}
+
+/// Reads the fragments from `pos` (the start of one) up to `len`: their records (without
+/// flags) and the end of the last complete one.
+pub fn scan_fragments(
+    file: &File,
+    path: &Path,
+    mut pos: u64,
+    len: u64,
+) -> Result<(u64, Vec<IndexRecord>)> {
     let mut records = Vec::new();
     let mut h = [0u8; FRAGMENT_HEADER_LEN];
     while pos + FRAGMENT_HEADER_LEN as u64 <= len {
@@ -69,8 +86,63 @@ pub fn scan_mp4(file: &File, path: &Path) -> Result<(u64, Vec<IndexRecord>)> {
         });
         pos = jpeg_at + u64::from(f.size);
     }
-    let _ = init_len;
     Ok((pos, records))
+}
+
+/// A segment's frames as its index lists them, followed by those in the `.mp4` after the
+/// index's last record (a segment being written, or torn by a crash). Empty when the segment
+/// does not exist (any more). The extra records carry no flags.
+pub fn read_index(paths: &SegmentPaths) -> Result<Vec<IndexRecord>> {
+    let mut records = match index::read_all(&paths.idx) {
+        Ok(r) => r,
+        Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            Vec::new()
+        }
+        Err(e) => return Err(e),
+    };
+    let mp4 = match File::open(&paths.mp4) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(records),
+        Err(e) => return Err(Error::io("open", &paths.mp4, e)),
+    };
+    let len = mp4
+        .metadata()
+        .map_err(|e| Error::io("stat", &paths.mp4, e))?
+        .len();
+    match records.last() {
+        None => return Ok(scan_mp4(&mp4, &paths.mp4)?.1),
+        Some(last) if last.offset + u64::from(last.size) < len => {
+            let from = last.offset + u64::from(last.size);
+            records.extend(scan_fragments(&mp4, &paths.mp4, from, len)?.1);
+        }
+        Some(_) => {}
+    }
+    Ok(records)
+}
+
+/// Whether a segment whose `.mp4` is `mp4_len` bytes needs [`recover`]: its index is missing,
+/// not whole records, empty while the `.mp4` is more than an init segment, or its last record
+/// does not end where the `.mp4` does. One open and one `pread` of the index.
+pub fn needs_repair(paths: &SegmentPaths, mp4_len: u64) -> bool {
+    let Ok(idx) = File::open(&paths.idx) else {
+        return true;
+    };
+    let Ok(len) = idx.metadata().map(|m| m.len()) else {
+        return true;
+    };
+    if len < HEADER_LEN || !(len - HEADER_LEN).is_multiple_of(RECORD_LEN) {
+        return true;
+    }
+    if len == HEADER_LEN {
+        // No frames: only the init segment may be there.
+        return mp4_len != crate::boxes::init_segment(0, 0).len() as u64;
+    }
+    let mut b = [0u8; RECORD_LEN as usize];
+    if idx.read_exact_at(&mut b, len - RECORD_LEN).is_err() {
+        return true;
+    }
+    let last = IndexRecord::from_bytes(&b);
+    last.offset + u64::from(last.size) != mp4_len
 }
 
 /// Repairs the segment at `paths` in place. A segment without a complete init segment is
@@ -92,25 +164,34 @@ pub fn recover(paths: &SegmentPaths) -> Result<Recovered> {
         mp4.sync_all()
             .map_err(|e| Error::io("sync", &paths.mp4, e))?;
     }
-    // Keep the index's flags (the fragments do not carry them) where the records agree.
-    // An index with a broken header is rewritten whole.
+    repair_events(&paths.events)?;
+    // Keep the index's flags (the fragments do not carry them) where its records agree with
+    // the fragments; frames after that get theirs from the events file. An index with a
+    // broken header counts as empty.
     let old = index::read_all(&paths.idx).ok();
-    let agrees = old.as_ref().is_some_and(|old| {
-        old.len() >= records.len()
-            && old
-                .iter()
-                .zip(&records)
-                .all(|(o, r)| IndexRecord { flags: 0, ..*o } == *r)
-    });
-    let index_rebuilt;
-    if let (true, Some(old)) = (agrees, old) {
-        for (r, o) in records.iter_mut().zip(&old) {
-            r.flags = o.flags & FLAG_DETECTIONS;
+    let header_ok = old.is_some();
+    let old = old.unwrap_or_default();
+    let agree = old
+        .iter()
+        .zip(&records)
+        .take_while(|(o, r)| IndexRecord { flags: 0, ..**o } == **r)
+        .count();
+    for (r, o) in records.iter_mut().zip(&old).take(agree) {
+        r.flags = o.flags & FLAG_DETECTIONS;
+    }
+    if agree < records.len() {
+        let with_events = event_frame_ids(&paths.events);
+        for r in &mut records[agree..] {
+            if with_events.contains(&r.frame_id) {
+                r.flags = FLAG_DETECTIONS;
+            }
         }
-        let want = HEADER_LEN + records.len() as u64 * RECORD_LEN;
-        let idx_len = std::fs::metadata(&paths.idx).map(|m| m.len()).unwrap_or(0);
-        index_rebuilt = idx_len != want;
-        if index_rebuilt {
+    }
+    let want = HEADER_LEN + records.len() as u64 * RECORD_LEN;
+    let idx_len = std::fs::metadata(&paths.idx).map(|m| m.len()).unwrap_or(0);
+    let index_rebuilt = if header_ok && agree == records.len() && old.len() >= records.len() {
+        // The index holds every frame (and maybe records of frames cut off): trim it.
+        if idx_len != want {
             let f = OpenOptions::new()
                 .write(true)
                 .open(&paths.idx)
@@ -119,11 +200,11 @@ pub fn recover(paths: &SegmentPaths) -> Result<Recovered> {
                 .map_err(|e| Error::io("truncate", &paths.idx, e))?;
             f.sync_all().map_err(|e| Error::io("sync", &paths.idx, e))?;
         }
+        idx_len != want
     } else {
-        index_rebuilt = true;
         write_index(&paths.idx, &records)?;
-    }
-    repair_events(&paths.events)?;
+        true
+    };
     Ok(Recovered {
         records,
         mp4_len: valid_len,
@@ -142,6 +223,21 @@ pub fn write_index(path: &Path, records: &[IndexRecord]) -> Result<()> {
     let mut f = File::create(path).map_err(|e| Error::io("create", path, e))?;
     f.write_all(&buf).map_err(|e| Error::io("write", path, e))?;
     f.sync_all().map_err(|e| Error::io("sync", path, e))
+}
+
+/// The frame ids in an events file (whose lines start `{"t":...,"id":...`).
+fn event_frame_ids(path: &Path) -> std::collections::HashSet<u64> {
+    #[derive(serde::Deserialize)]
+    struct Line {
+        id: u64,
+    }
+    let Ok(data) = std::fs::read(path) else {
+        return Default::default();
+    };
+    data.split(|b| *b == b'\n')
+        .filter_map(|l| serde_json::from_slice::<Line>(l).ok())
+        .map(|l| l.id)
+        .collect()
 }
 
 /// Drops a torn last line of an events file.

@@ -1,5 +1,14 @@
-//! One open segment: appends a frame's fragment to the `.mp4` with one `writev`, then its
-//! record to the index, and its detections (if any) to the events file.
+//! One open segment: appends a frame's fragment to the `.mp4` with one `writev` and its
+//! detections (if any) to the events file; index records are kept in memory and written to the
+//! index in one `write` at each [`SegmentWriter::sync`] (about once a second), after the data
+//! they point to.
+//!
+//! What is synced when: the `.mp4` (and the events file, when it changed) at every `sync`; the
+//! index only at [`SegmentWriter::close`]. The `.mp4` alone is enough to rebuild the index (each
+//! fragment's `uuid` box holds the frame id and times), so an index that lags behind its
+//! segment after a crash or power loss costs nothing but a rebuild at start-up
+//! ([`crate::recovery`]), and readers of a segment still being written extend its index from
+//! the fragments after the last record ([`crate::recovery::read_index`]).
 
 use crate::boxes::{fragment_header, init_segment, FragmentInfo, FRAGMENT_HEADER_LEN};
 use crate::error::{Error, Result};
@@ -23,10 +32,16 @@ pub struct SegmentWriter {
     mp4: File,
     idx: File,
     events: Option<File>,
+    /// The events file has lines not yet synced.
+    events_dirty: bool,
     /// Bytes of the `.mp4` known good (the next fragment goes here).
     mp4_len: u64,
-    /// Records in the index.
+    /// Frames in the segment (in the `.mp4`).
     frames: u64,
+    /// Records in the index file; the others wait in `pending_index`.
+    index_records: u64,
+    /// Index records of frames written since the last sync, in file order.
+    pending_index: Vec<u8>,
     sequence: u32,
     last_capture: Option<i64>,
     last_duration: u32,
@@ -41,6 +56,7 @@ impl SegmentWriter {
     pub fn open(paths: &SegmentPaths, first_jpeg: &[u8], last_duration: u32) -> Result<Self> {
         let mut created = false;
         let (mp4_len, frames, last_capture) = if paths.mp4.exists() {
+            // Reopened: `recover` leaves the index agreeing with the `.mp4`.
             let rec = recovery::recover(paths)?;
             if rec.mp4_len == 0 {
                 // Not even the init segment survived: start the file again.
@@ -85,8 +101,11 @@ impl SegmentWriter {
             mp4,
             idx,
             events: None,
+            events_dirty: false,
             mp4_len,
             frames,
+            index_records: frames,
+            pending_index: Vec::with_capacity(64 * index::RECORD_LEN as usize),
             sequence: frames as u32,
             last_capture,
             last_duration,
@@ -114,9 +133,11 @@ impl SegmentWriter {
         self.last_duration
     }
 
-    /// Appends one frame. The fragment's sample duration is the gap to the previous frame
-    /// (the next one is not known yet); `tfdt` is the exact capture time either way.
-    /// Returns the bytes written. On error the files are cut back to the last good frame.
+    /// Appends one frame: one `writev` of its fragment (and a line in the events file when it
+    /// has detections). The fragment's sample duration is the gap to the previous frame (the
+    /// next one is not known yet); `tfdt` is the exact capture time either way. Returns the
+    /// bytes the frame adds (fragment and index record). On error the `.mp4` is cut back to the
+    /// last whole frame.
     pub fn append(&mut self, frame: &RecordFrame) -> Result<u64> {
         let size = u32::try_from(frame.jpeg.len())
             .map_err(|_| Error::InvalidInput("JPEG over 4 GiB".into()))?;
@@ -152,13 +173,7 @@ impl SegmentWriter {
             let _ = self.mp4.set_len(self.mp4_len);
             return Err(Error::io("write", &self.paths.mp4, e));
         }
-        if let Err(e) = self.idx.write_all(&record.to_bytes()) {
-            let _ = self.mp4.set_len(self.mp4_len);
-            let _ = self
-                .idx
-                .set_len(index::HEADER_LEN + self.frames * index::RECORD_LEN);
-            return Err(Error::io("write", &self.paths.idx, e));
-        }
+        self.pending_index.extend_from_slice(&record.to_bytes());
         self.mp4_len += total as u64;
         self.frames += 1;
         self.last_capture = Some(frame.capture_us);
@@ -198,25 +213,52 @@ impl SegmentWriter {
         }
         line.extend_from_slice(b"}\n");
         if let Some(f) = self.events.as_mut() {
+            self.events_dirty = true;
             f.write_all(&line)
                 .map_err(|e| Error::io("write", &self.paths.events, e))?;
         }
         Ok(())
     }
 
-    /// Flushes data and index to disk (`fdatasync`).
+    /// Writes the pending index records in one `write`. On error the index is cut back to
+    /// its last whole record (the records stay pending).
+    fn write_index(&mut self) -> Result<()> {
+        if self.pending_index.is_empty() {
+            return Ok(());
+        }
+        if let Err(e) = self.idx.write_all(&self.pending_index) {
+            let _ = self
+                .idx
+                .set_len(index::HEADER_LEN + self.index_records * index::RECORD_LEN);
+            return Err(Error::io("write", &self.paths.idx, e));
+        }
+        self.index_records += self.pending_index.len() as u64 / index::RECORD_LEN;
+        self.pending_index.clear();
+        Ok(())
+    }
+
+    /// Flushes the segment's data to disk (`fdatasync` of the `.mp4`, and of the events file
+    /// when it changed) and writes the pending index records (not synced: see the module doc).
     pub fn sync(&mut self) -> Result<()> {
         self.mp4
             .sync_data()
             .map_err(|e| Error::io("sync", &self.paths.mp4, e))?;
-        self.idx
-            .sync_data()
-            .map_err(|e| Error::io("sync", &self.paths.idx, e))?;
-        if let Some(f) = &self.events {
+        self.write_index()?;
+        if let (Some(f), true) = (&self.events, self.events_dirty) {
             f.sync_data()
                 .map_err(|e| Error::io("sync", &self.paths.events, e))?;
+            self.events_dirty = false;
         }
         Ok(())
+    }
+
+    /// Closes the segment: [`SegmentWriter::sync`], then `fdatasync` of the index too, so a
+    /// closed segment's index is as durable as its data.
+    pub fn close(mut self) -> Result<()> {
+        self.sync()?;
+        self.idx
+            .sync_data()
+            .map_err(|e| Error::io("sync", &self.paths.idx, e))
     }
 
     /// Fails when the `.mp4` at its path is no longer the file being written (removed, or its
@@ -231,6 +273,14 @@ impl SegmentWriter {
             )),
             Err(e) => Err(Error::io("check", &self.paths.mp4, e)),
         }
+    }
+}
+
+impl Drop for SegmentWriter {
+    /// A writer dropped without [`SegmentWriter::close`] (after an error, or by a test) still
+    /// writes its pending index records, unsynced; recovery rebuilds whatever is missing.
+    fn drop(&mut self) {
+        let _ = self.write_index();
     }
 }
 

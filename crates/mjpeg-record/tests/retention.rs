@@ -78,8 +78,24 @@ fn never_the_open_segment_and_empty_dirs_go() {
 #[test]
 fn startup_catalog_of_a_week_is_fast() {
     // 4 cameras x 2,520 segments (a week at 4-minute segments would be the same count of
-    // files as 1.75 days of 60 s ones): 10,080 segments, 20,160 tiny files.
+    // files as 1.75 days of 60 s ones): 10,080 segments, 20,160 small files. Each is a real
+    // segment of one small frame, so start-up checks every index against its segment's
+    // length (the torn-segment check) as it would with real recordings.
     let dir = tempfile::tempdir().expect("tempdir");
+    let (mp4, idx) = {
+        let scratch = tempfile::tempdir().expect("tempdir");
+        let p = mjpeg_record::layout::SegmentPaths::new(scratch.path(), "c", T0, 60_000_000);
+        let mut w =
+            mjpeg_record::segment_writer::SegmentWriter::open(&p, VGA, 33_333).expect("open");
+        let mut f = frame(0, T0);
+        f.jpeg = f.jpeg.slice(..200);
+        w.append(&f).expect("append");
+        w.close().expect("close");
+        (
+            std::fs::read(&p.mp4).expect("mp4"),
+            std::fs::read(&p.idx).expect("idx"),
+        )
+    };
     for cam in 0..4 {
         for s in 0..2520i64 {
             let t = T0 + s * 60_000_000;
@@ -90,8 +106,8 @@ fn startup_catalog_of_a_week_is_fast() {
                 60_000_000,
             );
             std::fs::create_dir_all(p.dir()).expect("mkdir");
-            std::fs::write(&p.mp4, b"x").expect("w");
-            std::fs::write(&p.idx, b"y").expect("w");
+            std::fs::write(&p.mp4, &mp4).expect("w");
+            std::fs::write(&p.idx, &idx).expect("w");
         }
     }
     let started = Instant::now();

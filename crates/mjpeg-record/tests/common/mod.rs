@@ -100,3 +100,5 @@ pub fn mp4s(dir: &Path) -> Vec<std::path::PathBuf> {
     out.sort();
     out
 }
+
+pub mod small_fs;
