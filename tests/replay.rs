@@ -349,7 +349,10 @@ async fn the_synchronized_wall_shows_live_cameras_aligned_by_capture_time() {
     )
     .await;
     let addr = relay.local_addr();
-    assert!(!relay.state().wall.is_running(), "nobody watches the wall yet");
+    assert!(
+        !relay.state().wall.is_running(),
+        "nobody watches the wall yet"
+    );
     let mut a = MjpegViewer::connect(addr, "/live/sync/cams/door/stream")
         .await
         .unwrap();
@@ -364,7 +367,10 @@ async fn the_synchronized_wall_shows_live_cameras_aligned_by_capture_time() {
     for parts in [&door_parts, &yard_parts] {
         let ids: Vec<u64> = parts.iter().map(|p| p.frame_id).collect();
         assert!(ids.windows(2).all(|w| w[1] > w[0]), "in order: {ids:?}");
-        assert!(parts.iter().all(|p| p.camera_state.is_none()), "live frames only");
+        assert!(
+            parts.iter().all(|p| p.camera_state.is_none()),
+            "live frames only"
+        );
     }
     let mut events: Vec<(std::time::Instant, usize, i64)> = door_parts
         .iter()
@@ -382,7 +388,10 @@ async fn the_synchronized_wall_shows_live_cameras_aligned_by_capture_time() {
     }
     spreads.sort_unstable();
     let p90 = spreads[spreads.len() * 9 / 10];
-    assert!(p90 <= 40_000, "90 % of samples within one frame period (+7 ms): p90 {p90} µs");
+    assert!(
+        p90 <= 40_000,
+        "90 % of samples within one frame period (+7 ms): p90 {p90} µs"
+    );
     let (status, _, _) = get(addr, "/live/sync/cams/nope/stream").await;
     assert_eq!(status, 404);
     drop((a, b));

@@ -7,14 +7,14 @@
 //! The wall runs only while someone watches it: the first viewer starts it (its feeders
 //! subscribe to the cameras' raw broadcasts, which opens them), the last one leaving stops it.
 //! A camera whose capture clock is more than [`CLOCK_TRUST`] away from the relay's is placed
-//! on the wall by its receive time instead.
+//! on the wall by its receive time instead; a camera that is down shows its offline cards.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use broadcast_core::{Handle, Policy, Publisher};
-use camera_hub::frame::{FrameState, SharedFrame};
+use camera_hub::frame::SharedFrame;
 use camera_hub::Camera;
 use mjpeg_serve::{Admission, Refused, Viewer, ViewerCounters};
 use replay_session::{FrameRef, Sink, SyncWall, WallConfig};
@@ -151,7 +151,11 @@ impl LiveWall {
             WallSink { publishers },
         ));
         let stop = CancellationToken::new();
-        tracing::info!(cameras = self.cameras.len(), delay_ms = self.config.delay.as_millis() as u64, "synchronized wall started");
+        tracing::info!(
+            cameras = self.cameras.len(),
+            delay_ms = self.config.delay.as_millis() as u64,
+            "synchronized wall started"
+        );
         for (index, camera) in self.cameras.iter().enumerate() {
             let queue = broadcast_core::Config::new(8, Policy::DropOldest);
             let mut frames = camera.raw.subscribe_with(queue);
@@ -166,8 +170,8 @@ impl LiveWall {
                         delivery = frames.recv() => {
                             let Some(delivery) = delivery else { break };
                             let frame = delivery.item;
-                            if frame.state != FrameState::Live || frame.id <= last_id {
-                                continue; // offline cards and keepalive repeats
+                            if frame.id <= last_id {
+                                continue; // keepalive repeats
                             }
                             last_id = frame.id;
                             let capture_us = wall_time(&frame, now_us());

@@ -119,7 +119,11 @@ pub fn watch(
                 let cameras = cameras.map_err(|e| Box::new(error_response(&e)))?;
                 cameras.into_iter().next().unwrap_or_default()
             }
-            (None, None) => state.cameras.first().map(|c| c.name().to_owned()).unwrap_or_default(),
+            (None, None) => state
+                .cameras
+                .first()
+                .map(|c| c.name().to_owned())
+                .unwrap_or_default(),
         };
         if !access::grant_of(&req).allows_camera(&camera) {
             return Err(Box::new(access::denied_response(Denied::Forbidden)));
@@ -129,23 +133,36 @@ pub fn watch(
         } else {
             None
         };
-        let full = |_| Box::new(text(StatusCode::SERVICE_UNAVAILABLE, "the relay has reached --max-viewers\n"));
+        let full = |_| {
+            Box::new(text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the relay has reached --max-viewers\n",
+            ))
+        };
         let (max_age, admission) = (state.config.max_frame_age, &state.admission);
         let (viewer, label) = match id {
             Some(id) => {
                 let subscription = service(state)?.subscribe(id, &camera);
                 let subscription = subscription.map_err(|e| Box::new(error_response(&e)))?;
-                (subscription.admit(admission, max_age).map_err(full)?, "replay")
+                (
+                    subscription.admit(admission, max_age).map_err(full)?,
+                    "replay",
+                )
             }
             None => {
                 let Some(subscription) = state.wall.subscribe(&camera) else {
                     return Err(Box::new(super::no_camera(&camera)));
                 };
-                (subscription.admit(admission, max_age).map_err(full)?, "sync")
+                (
+                    subscription.admit(admission, max_age).map_err(full)?,
+                    "sync",
+                )
             }
         };
         if let Some(accept) = accept {
-            return Ok(ws::serve(state, conn, &mut req, viewer, &camera, label, accept));
+            return Ok(ws::serve(
+                state, conn, &mut req, viewer, &camera, label, accept,
+            ));
         }
         let pacer = if state.config.pace_slow_viewers {
             conn.pacer()

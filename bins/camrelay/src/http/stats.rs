@@ -47,7 +47,10 @@ pub fn relay_stats(state: &RelayState) -> RelayStats {
                 recording: state.recording.as_ref().and_then(|r| r.stats(c.name())),
             })
             .collect(),
-        mqtt: state.mqtt.as_deref().map(mqtt_detections::MqttStats::snapshot),
+        mqtt: state
+            .mqtt
+            .as_deref()
+            .map(mqtt_detections::MqttStats::snapshot),
     }
 }
 
