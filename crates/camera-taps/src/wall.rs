@@ -132,6 +132,12 @@ impl LiveWall {
         })
     }
 
+    /// The wall's state while it runs: its clock and the last frame id it showed of each
+    /// camera (in the order of the cameras given to [`LiveWall::new`]).
+    pub fn state(&self) -> Option<replay_session::SessionState> {
+        self.lock().as_ref().map(|r| r.wall.state())
+    }
+
     /// Whether the wall runs now (someone watches it).
     pub fn is_running(&self) -> bool {
         self.lock().is_some()
