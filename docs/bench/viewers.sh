@@ -15,7 +15,8 @@
 # Env: N_LIST, SECONDS_PER (15), WARMUP (2), THIN (2), FPS (30), OUT (target/bench-viewers),
 #      NO_BUILD=1 (use the binaries as they are), WRITE_DOCS=1, LOAD_THREADS (2),
 #      RELAY_ARGS (more camrelay flags, e.g. "--policy drop-oldest --queue 1" or "--no-pacing"),
-#      LOAD_ARGS (more viewer_load flags, e.g. "--thin-reads bursty"), SKIP_FLOOR=1.
+#      LOAD_ARGS (more viewer_load flags, e.g. "--thin-reads bursty"), SKIP_FLOOR=1,
+#      RELAY (the relay binary, default target/release/camrelay: compare two builds).
 set -euo pipefail
 cd "$(git rev-parse --show-toplevel)"
 
@@ -34,7 +35,7 @@ if [[ -z "${NO_BUILD:-}" ]]; then
     cargo build --release -p camrelay-suite --example mock_camera \
         || echo "warning: examples/mock_camera does not build; the relay's camera is the floor" >&2
 fi
-RELAY=target/release/camrelay
+RELAY=${RELAY:-target/release/camrelay}
 FLOOR=target/release/examples/writev_floor
 MOCK=target/release/examples/mock_camera
 LOAD=target/release/examples/viewer_load
