@@ -332,3 +332,34 @@ pub async fn thin_viewer(
     let decoder = MjpegDecoder::new(None, DecoderConfig::default());
     Ok(mjpeg_codec::body_stream(body, decoder))
 }
+
+/// `method path` with a JSON body over a fresh connection; returns the status and the body
+/// parsed as JSON (`Null` when it is empty or not JSON).
+pub async fn call_json(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+) -> (u16, serde_json::Value) {
+    let io = TcpStream::connect(addr).await.unwrap();
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(io))
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let request = http::Request::builder()
+        .method(method)
+        .uri(path)
+        .header(http::header::HOST, addr.to_string())
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .body(http_body_util::Full::new(Bytes::from(
+            body.unwrap_or("").to_owned(),
+        )))
+        .unwrap();
+    let response = sender.send_request(request).await.unwrap();
+    let status = response.status().as_u16();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+    )
+}

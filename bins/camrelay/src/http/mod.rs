@@ -170,16 +170,28 @@ fn mjpeg(
     camera: &Arc<Camera>,
     kind: ViewerKind,
 ) -> Response<RelayBody> {
-    let viewer = match admit(state, conn, camera, kind) {
-        Ok(viewer) => viewer,
-        Err(response) => return *response,
-    };
-    let pacer = if state.config.pace_slow_viewers {
-        conn.pacer()
-    } else {
-        None
-    };
-    let mut response = Response::new(RelayBody::mjpeg(viewer, pacer));
+    match admit(state, conn, camera, kind) {
+        Ok(viewer) => mjpeg_response(state, conn, viewer),
+        Err(response) => *response,
+    }
+}
+
+/// The pacer of a viewer on this connection, unless pacing is off (`--no-pacing`).
+pub(crate) fn pacer_for(state: &RelayState, conn: &ConnInfo) -> Option<mjpeg_serve::Pacer> {
+    state
+        .config
+        .pace_slow_viewers
+        .then(|| conn.pacer())
+        .flatten()
+}
+
+/// The MJPEG response of an admitted viewer (live, replay or wall).
+pub(crate) fn mjpeg_response(
+    state: &RelayState,
+    conn: &ConnInfo,
+    viewer: Viewer,
+) -> Response<RelayBody> {
+    let mut response = Response::new(RelayBody::mjpeg(viewer, pacer_for(state, conn)));
     let headers = response.headers_mut();
     if let Ok(value) = HeaderValue::from_str(crate::frame::writer().content_type()) {
         headers.insert(header::CONTENT_TYPE, value);
@@ -203,7 +215,7 @@ fn sse(state: &RelayState, conn: &ConnInfo, camera: &Arc<Camera>) -> Response<Re
     response
 }
 
-pub(crate) fn no_cache(headers: &mut http::HeaderMap) {
+fn no_cache(headers: &mut http::HeaderMap) {
     headers.insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static("no-cache, no-store, must-revalidate"),

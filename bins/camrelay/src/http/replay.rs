@@ -17,7 +17,7 @@ use relay_auth::routes::query_param;
 use relay_auth::Denied;
 
 use super::body::RelayBody;
-use super::{access, json, no_cache, text, ws};
+use super::{access, json, text, ws};
 use crate::frame::FrameMeta;
 use crate::state::{ConnInfo, RelayState};
 
@@ -164,18 +164,7 @@ pub fn watch(
                 state, conn, &mut req, viewer, &camera, label, accept,
             ));
         }
-        let pacer = if state.config.pace_slow_viewers {
-            conn.pacer()
-        } else {
-            None
-        };
-        let mut response = Response::new(RelayBody::mjpeg(viewer, pacer));
-        let headers = response.headers_mut();
-        if let Ok(value) = HeaderValue::from_str(crate::frame::writer().content_type()) {
-            headers.insert(header::CONTENT_TYPE, value);
-        }
-        no_cache(headers);
-        Ok(response)
+        Ok(super::mjpeg_response(state, conn, viewer))
     })();
     result.unwrap_or_else(|response| *response)
 }

@@ -77,12 +77,7 @@ pub(super) fn serve(
         write_timeout: state.config.write_timeout,
         ..ws::WsConfig::default()
     };
-    let pacer = if state.config.pace_slow_viewers {
-        conn.pacer()
-    } else {
-        None
-    };
-    let viewer = PacedViewer::new(viewer, pacer);
+    let viewer = PacedViewer::new(viewer, super::pacer_for(state, conn));
     let camera = camera.to_owned();
     tokio::spawn(async move {
         let upgraded = match on_upgrade.await {
