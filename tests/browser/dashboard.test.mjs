@@ -13,6 +13,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { CHROMIUM_ARGS } from './chromium.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const baseUrl = process.env.CAMRELAY_URL;
@@ -21,12 +22,6 @@ const detectCamera = process.env.DETECT_CAMERA ?? 'cam1';
 const artifacts = process.env.ARTIFACTS_DIR ?? path.join(here, '..', 'artifacts');
 const mockPid = process.env.MOCK_CAMERA_PID ? Number(process.env.MOCK_CAMERA_PID) : null;
 
-// Flags that work on the CI machine (run as root, no GPU, no network beyond localhost).
-const CHROMIUM_ARGS = [
-  '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-  '--disable-dev-shm-usage',
-];
 const TEST_TIMEOUT_MS = 60_000;
 const SAMPLES = 20;
 const MIN_SAME_FRAME_SAMPLES = 18; // "within one frame" in almost all samples

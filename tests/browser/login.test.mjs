@@ -14,16 +14,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { CHROMIUM_ARGS } from './chromium.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const artifacts = process.env.ARTIFACTS_DIR ?? path.join(here, '..', 'artifacts');
 const relayBin = process.env.CAMRELAY_BIN;
 
-const CHROMIUM_ARGS = [
-  '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-  '--disable-dev-shm-usage',
-];
 const TEST_TIMEOUT_MS = 60_000;
 const CAMERAS = ['door', 'garden'];
 const VIEWER = 'browser-viewer-0123456789abcdef';

@@ -7,16 +7,12 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { CHROMIUM_ARGS } from './chromium.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const baseUrl = process.env.CAMRELAY_URL;
 const cameras = (process.env.CAMRELAY_CAMERAS ?? 'cam1,demo2').split(',').filter(Boolean);
 const artifacts = process.env.ARTIFACTS_DIR ?? path.join(here, '..', 'artifacts');
-const CHROMIUM_ARGS = [
-  '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-  '--disable-dev-shm-usage',
-];
 const TEST_TIMEOUT_MS = 90_000;
 const tileSelector = (name) => `.tile[data-camera="${name}"]`;
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
