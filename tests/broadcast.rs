@@ -329,7 +329,7 @@ async fn esp32_settings_from_the_config_are_applied_when_the_upstream_opens() {
     let _serial = serial().await;
     let mock = start_mock(MockConfig::default()).await;
     let mut camera = camera_for("cam", &mock);
-    camera.esp32.insert("framesize".into(), 5); // QVGA
+    camera.spec.esp32.insert("framesize".into(), 5); // QVGA
     let relay = start_relay(vec![camera], fast_idle).await;
     let mut viewer = MjpegViewer::connect(relay.local_addr(), "/cams/cam/stream")
         .await

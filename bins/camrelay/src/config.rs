@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use crate::error::ConfigError;
 
-pub use camera_hub::SourceSpec;
+pub use camera_hub::{CameraSpec, SourceSpec};
 
 /// What a full viewer queue drops (`--policy`, `policy = "drop-oldest"` in the file).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Deserialize)]
@@ -39,21 +39,11 @@ impl From<broadcast_core::Policy> for QueuePolicy {
     }
 }
 
-/// One camera the relay serves.
+/// One camera the relay serves: what `camera-hub` runs, and how it is recorded.
 #[derive(Debug, Clone)]
 pub struct CameraConfig {
-    /// Name used in URLs (`/cams/{name}/stream`) and logs.
-    pub name: String,
-    /// Where its frames come from.
-    pub source: SourceSpec,
-    /// Run detection for this camera (when detection viewers exist).
-    pub detect: bool,
-    /// A model for this camera instead of the relay-wide one.
-    pub model: Option<PathBuf>,
-    /// ESP32-CAM settings applied through `/control` when the upstream opens.
-    pub esp32: BTreeMap<String, i64>,
-    /// Base URL of the ESP32 control server (default: the stream's host on port 80).
-    pub control_url: Option<String>,
+    /// Its name, source, detection and ESP32 settings.
+    pub spec: CameraSpec,
     /// How this camera is recorded (`None`: continuously when recording is configured).
     pub record: Option<mjpeg_record::RecordMode>,
 }
@@ -156,73 +146,23 @@ impl RelayConfig {
 impl CameraConfig {
     /// A camera with default settings.
     pub fn new(name: impl Into<String>, source: SourceSpec) -> Self {
-        CameraConfig {
-            name: name.into(),
-            source,
-            detect: true,
-            model: None,
-            esp32: BTreeMap::new(),
-            control_url: None,
-            record: None,
-        }
+        CameraSpec::new(name, source).into()
     }
 
-    /// What `camera-hub` needs of this camera.
-    pub fn spec(&self) -> camera_hub::CameraSpec {
-        camera_hub::CameraSpec {
-            name: self.name.clone(),
-            source: self.source.clone(),
-            detect: self.detect,
-            model: self.model.clone(),
-            esp32: self.esp32.clone(),
-            control_url: self.control_url.clone(),
-        }
+    /// Its name (in URLs, logs and stats).
+    pub fn name(&self) -> &str {
+        &self.spec.name
     }
 
     /// Parses `NAME=URL` from the command line (`URL` = `demo` for the built-in camera).
     pub fn parse_arg(arg: &str) -> Result<Self, ConfigError> {
-        let (name, url) = arg
-            .split_once('=')
-            .ok_or_else(|| ConfigError::BadCameraArg(arg.to_owned()))?;
-        let source = if url == "demo" {
-            SourceSpec::Demo
-        } else {
-            SourceSpec::Stream {
-                url: url.to_owned(),
-            }
-        };
-        let camera = CameraConfig::new(name, source);
-        camera.validate()?;
-        Ok(camera)
+        Ok(CameraSpec::parse_arg(arg)?.into())
     }
+}
 
-    /// Checks the name and URL, so that mistakes surface at start-up with a clear message.
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        let name_ok = !self.name.is_empty()
-            && self
-                .name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.');
-        if !name_ok {
-            return Err(ConfigError::BadCameraName(self.name.clone()));
-        }
-        match &self.source {
-            SourceSpec::Demo => Ok(()),
-            SourceSpec::Stream { url } | SourceSpec::Snapshot { url, .. } => {
-                let uri: http::Uri = url.parse().map_err(|source| ConfigError::InvalidUrl {
-                    camera: self.name.clone(),
-                    url: url.clone(),
-                    source,
-                })?;
-                if uri.scheme_str() != Some("http") || uri.host().is_none() {
-                    return Err(ConfigError::UnsupportedUrl {
-                        camera: self.name.clone(),
-                        url: url.clone(),
-                    });
-                }
-                Ok(())
-            }
-        }
+impl From<CameraSpec> for CameraConfig {
+    fn from(spec: CameraSpec) -> Self {
+        CameraConfig { spec, record: None }
     }
 }
 
@@ -351,63 +291,27 @@ impl FileConfig {
 
 impl FileCamera {
     fn to_camera(&self) -> Result<CameraConfig, ConfigError> {
-        let source = match (self.url.as_str(), self.kind.as_deref()) {
-            ("demo", _) => SourceSpec::Demo,
-            (url, None | Some("stream")) => SourceSpec::Stream {
-                url: url.to_owned(),
-            },
-            (url, Some("snapshot")) => {
-                let fps = self.poll_fps.unwrap_or(1.0);
-                if !(fps > 0.0 && fps <= 60.0) {
-                    return Err(ConfigError::BadValue {
-                        what: format!("camera {}: poll_fps", self.name),
-                        reason: "must be in (0, 60]".into(),
-                    });
-                }
-                SourceSpec::Snapshot {
-                    url: url.to_owned(),
-                    interval: Duration::from_secs_f64(1.0 / fps),
-                }
-            }
-            (_, Some(other)) => {
-                return Err(ConfigError::BadValue {
-                    what: format!("camera {}: kind", self.name),
-                    reason: format!("{other:?} is neither \"stream\" nor \"snapshot\""),
-                })
-            }
-        };
-        let camera = CameraConfig {
+        let kind = self.kind.as_deref();
+        let source = SourceSpec::from_parts(&self.name, &self.url, kind, self.poll_fps)?;
+        let spec = CameraSpec {
             name: self.name.clone(),
             source,
             detect: self.detect.unwrap_or(true),
             model: self.model.clone(),
             esp32: self.esp32.clone(),
             control_url: self.control_url.clone(),
-            record: self.record.clone(),
         };
-        camera.validate()?;
-        Ok(camera)
+        spec.validate()?;
+        Ok(CameraConfig {
+            spec,
+            record: self.record.clone(),
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn camera_args_parse_and_validate() {
-        let cam = CameraConfig::parse_arg("door=http://10.0.0.5:81/stream").unwrap();
-        assert_eq!(cam.name, "door");
-        assert_eq!(cam.source.kind(), "stream");
-        assert_eq!(
-            CameraConfig::parse_arg("d=demo").unwrap().source,
-            SourceSpec::Demo
-        );
-        assert!(CameraConfig::parse_arg("no-equals-sign").is_err());
-        assert!(CameraConfig::parse_arg("bad name=http://x/").is_err());
-        assert!(CameraConfig::parse_arg("cam=rtsp://x/stream").is_err());
-        assert!(CameraConfig::parse_arg("cam=http//x").is_err());
-    }
 
     #[test]
     fn toml_file_describes_many_cameras() {
@@ -430,15 +334,15 @@ mod tests {
         .unwrap();
         let cams = file.cameras().unwrap();
         assert_eq!(cams.len(), 2);
-        assert_eq!(cams[0].esp32.get("framesize"), Some(&8));
+        assert_eq!(cams[0].spec.esp32.get("framesize"), Some(&8));
         assert_eq!(
-            cams[1].source,
+            cams[1].spec.source,
             SourceSpec::Snapshot {
                 url: "http://10.0.0.6/capture".into(),
                 interval: Duration::from_millis(500)
             }
         );
-        assert!(!cams[1].detect);
+        assert!(!cams[1].spec.detect);
     }
 
     #[test]

@@ -9,14 +9,10 @@ use std::path::PathBuf;
 /// What kind of [`ConfigError`] it is, for matching without the variants' fields.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConfigErrorKind {
-    /// `--camera` was not `NAME=URL`.
-    CameraArg,
-    /// A camera name that cannot appear in a URL path.
-    CameraName,
+    /// A camera's description is wrong (see [`camera_hub::CameraErrorKind`]).
+    Camera(camera_hub::CameraErrorKind),
     /// Two cameras with the same name.
     DuplicateCamera,
-    /// A camera URL that is not a usable `http://` URL.
-    Url,
     /// A setting out of range.
     Value,
     /// The config file could not be read.
@@ -28,34 +24,12 @@ pub enum ConfigErrorKind {
 /// The command line or the config file asks for something the relay cannot do.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    /// `--camera` was not `NAME=URL`.
-    #[error("--camera {0:?}: expected NAME=URL (for example door=http://192.168.1.50:81/stream, or demo=demo)")]
-    BadCameraArg(String),
-    /// A camera name that cannot appear in a URL path.
-    #[error("camera name {0:?}: use letters, digits, '-', '_' or '.'")]
-    BadCameraName(String),
+    /// A camera's description is wrong: `NAME=URL`, its name, URL or settings.
+    #[error(transparent)]
+    Camera(#[from] camera_hub::CameraError),
     /// Two cameras with the same name.
     #[error("camera name {0:?} is used twice")]
     DuplicateCamera(String),
-    /// A camera URL that does not parse.
-    #[error("camera {camera}: URL {url:?} is not usable: {source}")]
-    InvalidUrl {
-        /// Camera name.
-        camera: String,
-        /// The URL given.
-        url: String,
-        /// The parser's error.
-        #[source]
-        source: http::uri::InvalidUri,
-    },
-    /// A camera URL that parses but is not `http://HOST[:PORT]/PATH`.
-    #[error("camera {camera}: URL {url:?} is not usable: only http://HOST[:PORT]/PATH URLs are supported")]
-    UnsupportedUrl {
-        /// Camera name.
-        camera: String,
-        /// The URL given.
-        url: String,
-    },
     /// A bad setting.
     #[error("{what}: {reason}")]
     BadValue {
@@ -88,12 +62,8 @@ impl ConfigError {
     /// What kind of error it is.
     pub fn kind(&self) -> ConfigErrorKind {
         match self {
-            ConfigError::BadCameraArg(_) => ConfigErrorKind::CameraArg,
-            ConfigError::BadCameraName(_) => ConfigErrorKind::CameraName,
+            ConfigError::Camera(error) => ConfigErrorKind::Camera(error.kind()),
             ConfigError::DuplicateCamera(_) => ConfigErrorKind::DuplicateCamera,
-            ConfigError::InvalidUrl { .. } | ConfigError::UnsupportedUrl { .. } => {
-                ConfigErrorKind::Url
-            }
             ConfigError::BadValue { .. } => ConfigErrorKind::Value,
             ConfigError::ReadFile { .. } => ConfigErrorKind::ReadFile,
             ConfigError::ParseFile { .. } => ConfigErrorKind::ParseFile,

@@ -66,9 +66,9 @@ pub async fn start(mut config: RelayConfig) -> Result<RelayHandle, StartError> {
     }
     let mut names = std::collections::HashSet::new();
     for camera in &config.cameras {
-        camera.validate()?;
-        if !names.insert(camera.name.clone()) {
-            return Err(ConfigError::DuplicateCamera(camera.name.clone()).into());
+        camera.spec.validate().map_err(ConfigError::from)?;
+        if !names.insert(camera.name()) {
+            return Err(ConfigError::DuplicateCamera(camera.name().to_owned()).into());
         }
     }
     if let Some(model) = &config.model {
@@ -98,7 +98,7 @@ pub async fn start(mut config: RelayConfig) -> Result<RelayHandle, StartError> {
     let mut tasks = Vec::new();
     let hub = config.hub_settings();
     for camera_config in &config.cameras {
-        let (camera, camera_tasks) = Camera::new(camera_config.spec(), &hub)?;
+        let (camera, camera_tasks) = Camera::new(camera_config.spec.clone(), &hub)?;
         let latency = metrics.latency_sink(camera.name());
         tasks.extend(camera_tasks.spawn(&camera, &hub, latency, &shutdown));
         cameras.push(camera);
@@ -106,7 +106,7 @@ pub async fn start(mut config: RelayConfig) -> Result<RelayHandle, StartError> {
     let recording = match &config.record {
         Some(record) => {
             let modes = |name: &str| {
-                let camera = config.cameras.iter().find(|c| c.name == name);
+                let camera = config.cameras.iter().find(|c| c.name() == name);
                 camera.and_then(|c| c.record.clone())
             };
             let started =

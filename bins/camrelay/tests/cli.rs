@@ -304,7 +304,7 @@ fn cameras_from_the_file_and_the_command_line_add_up() {
         "[[camera]]\nname = \"door\"\nurl = \"http://10.0.0.5:81/stream\"\n",
     );
     let config = config_of(&["--config", file.path(), "--camera", "yard=demo"]);
-    let names: Vec<_> = config.cameras.iter().map(|c| c.name.as_str()).collect();
+    let names: Vec<_> = config.cameras.iter().map(|c| c.name()).collect();
     assert_eq!(names, ["door", "yard"]);
 }
 

@@ -11,7 +11,7 @@
 //!
 //! Errors: `{"error", "kind"}` with the status of their [`ErrorKind`] ([`ErrorKind::status`]).
 
-use http::{Method, StatusCode};
+use http::{header, HeaderValue, Method, StatusCode};
 use serde_json::Value;
 
 use crate::{Action, CreateRequest, Error, ErrorKind, ReplayService};
@@ -57,11 +57,34 @@ impl Answer {
         }
     }
 
-    fn error(error: &Error) -> Answer {
+    /// The answer to an error: its kind's status and its JSON body.
+    pub fn error(error: &Error) -> Answer {
         if error.kind() == ErrorKind::Storage {
             tracing::warn!(%error, "replay request failed");
         }
         Answer::json(error.kind().status(), error.body())
+    }
+
+    /// The HTTP response: the status, `Content-Type: application/json` with the body (empty
+    /// for `204`), `Location` for a new session and `Retry-After: 10` at the session limit.
+    pub fn into_response(self) -> http::Response<String> {
+        let mut response =
+            http::Response::new(self.body.map(|b| b.to_string()).unwrap_or_default());
+        *response.status_mut() = self.status;
+        let headers = response.headers_mut();
+        if self.status != StatusCode::NO_CONTENT {
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+        }
+        if let Some(location) = self.location.and_then(|l| HeaderValue::from_str(&l).ok()) {
+            headers.insert(header::LOCATION, location);
+        }
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("10"));
+        }
+        response
     }
 }
 

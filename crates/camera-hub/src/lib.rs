@@ -40,11 +40,13 @@
 
 pub mod demo;
 pub mod detect;
+pub mod detection_events;
 mod error;
 pub mod frame;
 pub mod snapshot;
 mod spec;
 pub mod stats;
+mod still;
 pub mod supervisor;
 pub mod viewer;
 

@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::error::CameraError;
+
 /// Where a camera's frames come from.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SourceSpec {
@@ -40,6 +42,42 @@ impl SourceSpec {
             SourceSpec::Snapshot { .. } => "snapshot",
         }
     }
+
+    /// The source a config file describes for camera `camera`: `url` (`demo` for the built-in
+    /// camera), `kind` (`stream`, the default, or `snapshot`) and, for snapshots, `poll_fps`
+    /// (default 1, at most 60).
+    pub fn from_parts(
+        camera: &str,
+        url: &str,
+        kind: Option<&str>,
+        poll_fps: Option<f64>,
+    ) -> Result<Self, CameraError> {
+        let bad = |what, reason: String| CameraError::Value {
+            camera: camera.to_owned(),
+            what,
+            reason,
+        };
+        match (url, kind) {
+            ("demo", _) => Ok(SourceSpec::Demo),
+            (url, None | Some("stream")) => Ok(SourceSpec::Stream {
+                url: url.to_owned(),
+            }),
+            (url, Some("snapshot")) => {
+                let fps = poll_fps.unwrap_or(1.0);
+                if !(fps > 0.0 && fps <= 60.0) {
+                    return Err(bad("poll_fps", "must be in (0, 60]".into()));
+                }
+                Ok(SourceSpec::Snapshot {
+                    url: url.to_owned(),
+                    interval: Duration::from_secs_f64(1.0 / fps),
+                })
+            }
+            (_, Some(other)) => Err(bad(
+                "kind",
+                format!("{other:?} is neither \"stream\" nor \"snapshot\""),
+            )),
+        }
+    }
 }
 
 /// One camera: its name, its source and its own detection settings.
@@ -70,6 +108,46 @@ impl CameraSpec {
             esp32: BTreeMap::new(),
             control_url: None,
         }
+    }
+
+    /// Parses `NAME=URL` (the command line's `--camera`; `URL` = `demo` for the built-in
+    /// camera) and [validates](Self::validate) it.
+    pub fn parse_arg(arg: &str) -> Result<Self, CameraError> {
+        let (name, url) = arg
+            .split_once('=')
+            .ok_or_else(|| CameraError::Arg(arg.to_owned()))?;
+        let camera = CameraSpec::new(name, SourceSpec::from_parts(name, url, None, None)?);
+        camera.validate()?;
+        Ok(camera)
+    }
+
+    /// Checks the name (it appears in URL paths: letters, digits, `-`, `_`, `.`) and the URL
+    /// (`http://HOST[:PORT]/PATH`), so that mistakes surface at start-up with a clear message.
+    pub fn validate(&self) -> Result<(), CameraError> {
+        let name_ok = !self.name.is_empty()
+            && self
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.');
+        if !name_ok {
+            return Err(CameraError::Name(self.name.clone()));
+        }
+        let url = match &self.source {
+            SourceSpec::Demo => return Ok(()),
+            SourceSpec::Stream { url } | SourceSpec::Snapshot { url, .. } => url,
+        };
+        let uri: http::Uri = url.parse().map_err(|source| CameraError::InvalidUrl {
+            camera: self.name.clone(),
+            url: url.clone(),
+            source,
+        })?;
+        if uri.scheme_str() != Some("http") || uri.host().is_none() {
+            return Err(CameraError::UnsupportedUrl {
+                camera: self.name.clone(),
+                url: url.clone(),
+            });
+        }
+        Ok(())
     }
 }
 
@@ -106,5 +184,41 @@ impl Default for HubSettings {
             model: None,
             detect_jpeg_quality: 80,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::CameraErrorKind;
+
+    #[test]
+    fn camera_args_parse_and_validate() {
+        let cam = CameraSpec::parse_arg("door=http://10.0.0.5:81/stream").expect("valid");
+        assert_eq!(cam.name, "door");
+        assert_eq!(cam.source.kind(), "stream");
+        let demo = CameraSpec::parse_arg("d=demo").expect("demo");
+        assert_eq!(demo.source, SourceSpec::Demo);
+        let kind = |arg| CameraSpec::parse_arg(arg).map(|_| ()).map_err(|e| e.kind());
+        assert_eq!(kind("no-equals-sign"), Err(CameraErrorKind::Arg));
+        assert_eq!(kind("bad name=http://x/"), Err(CameraErrorKind::Name));
+        assert_eq!(kind("cam=rtsp://x/stream"), Err(CameraErrorKind::Url));
+        assert_eq!(kind("cam=http//x"), Err(CameraErrorKind::Url));
+    }
+
+    #[test]
+    fn file_parts_describe_snapshots_and_reject_unknown_kinds() {
+        let snapshot = SourceSpec::from_parts("g", "http://x/capture", Some("snapshot"), Some(2.0));
+        assert_eq!(
+            snapshot.expect("snapshot"),
+            SourceSpec::Snapshot {
+                url: "http://x/capture".into(),
+                interval: Duration::from_millis(500)
+            }
+        );
+        let rtsp = SourceSpec::from_parts("g", "http://x/", Some("rtsp"), None);
+        assert_eq!(rtsp.map_err(|e| e.kind()), Err(CameraErrorKind::Value));
+        let fast = SourceSpec::from_parts("g", "http://x/", Some("snapshot"), Some(0.0));
+        assert_eq!(fast.map_err(|e| e.kind()), Err(CameraErrorKind::Value));
     }
 }

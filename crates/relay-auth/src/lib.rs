@@ -56,6 +56,7 @@ mod error;
 mod exposure;
 mod extract;
 pub mod login;
+pub mod login_routes;
 pub mod routes;
 mod settings;
 mod store;

@@ -10,7 +10,7 @@ use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 pub use relay_auth::routes::Access;
 use relay_auth::routes::{classify, RouteSpec};
-use relay_auth::{login, Denied, Grant, Need, TokenSource};
+use relay_auth::{login_routes, Denied, Grant, Need};
 
 use super::body::RelayBody;
 use super::text;
@@ -71,8 +71,8 @@ pub async fn gate(
     let first = state.cameras.first().map(|c| c.name().to_owned());
     let classified = classify(ROUTES, req.method(), &path);
     let (need, unrestricted) = match classified {
-        Some((spec, _)) if matches!(spec.pattern, "/login" | "/logout" | "/api/session") => {
-            return Err(login_route(state, spec, req).await)
+        Some((spec, _)) if login_routes::is_login_route(spec.pattern) => {
+            return Err(login_route(state, req).await)
         }
         Some((spec, camera)) => match spec.need(camera, &query, first.as_deref()) {
             Some(need) => need,
@@ -85,9 +85,7 @@ pub async fn gate(
     let grant = match state.auth.authorize(&req, need) {
         Ok(grant) => grant,
         Err(Denied::Unauthenticated) if path == "/" => {
-            let mut page = super::html_page(login::login_page(false));
-            *page.status_mut() = StatusCode::UNAUTHORIZED;
-            return Err(page);
+            return Err(login_routes::page(StatusCode::UNAUTHORIZED, false).map(RelayBody::full))
         }
         Err(denied) => return Err(denied_response(denied)),
     };
@@ -124,63 +122,22 @@ pub fn denied_response(denied: Denied) -> Response<RelayBody> {
     response
 }
 
-async fn login_route(
-    state: &RelayState,
-    spec: &RouteSpec,
-    req: Request<Incoming>,
-) -> Response<RelayBody> {
-    match (spec.method, spec.pattern) {
-        ("GET", "/login") => super::html_page(login::login_page(false)),
-        ("GET", "/api/session") => session(state, &req),
-        ("POST", "/login") => {
-            let body = Limited::new(req.into_body(), 4096).collect().await;
-            let token = body
-                .ok()
-                .and_then(|body| login::login_token_from_form(&body.to_bytes()));
-            match token.filter(|t| state.auth.check_login_token(t).is_some()) {
-                Some(token) => redirect("/", login::login_cookie(&token, state.secure)),
-                None => {
-                    let mut page = super::html_page(login::login_page(true));
-                    *page.status_mut() = StatusCode::UNAUTHORIZED;
-                    page
-                }
-            }
-        }
-        _ => redirect(login::LOGIN_PATH, login::logout_cookie(state.secure)),
-    }
-}
-
-/// `GET /api/session`: whether the relay needs tokens and, for a valid token, how it came
-/// (`cookie` after the login form, `bearer`, `query`), its role and its configured name. No
-/// camera names: the stats list the cameras the token may watch.
-fn session(state: &RelayState, req: &Request<Incoming>) -> Response<RelayBody> {
-    let presented = relay_auth::extract_token(req.headers(), req.uri().query());
-    let known = presented.and_then(|p| Some((p.source, state.auth.lookup(&p.token)?.clone())));
-    let login = known.as_ref().map(|(source, _)| match source {
-        TokenSource::Cookie => "cookie",
-        TokenSource::Bearer => "bearer",
-        TokenSource::Query => "query",
-    });
-    let grant = known.as_ref().map(|(_, grant)| grant);
-    let mut response = super::json(&serde_json::json!({
-        "tokens_required": !state.auth.is_open(),
-        "login": login,
-        "role": grant.and_then(|g| g.role_of()).map(|r| r.as_str()),
-        "name": grant.map(|g| g.name()),
-    }));
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
-}
-
-fn redirect(to: &'static str, cookie: HeaderValue) -> Response<RelayBody> {
-    let mut response = text(StatusCode::SEE_OTHER, "");
-    let headers = response.headers_mut();
-    headers.insert(header::LOCATION, HeaderValue::from_static(to));
-    headers.insert(header::SET_COOKIE, cookie);
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
+/// The login routes, answered by `relay-auth` (a `POST /login` form is at most 4 KiB).
+async fn login_route(state: &RelayState, req: Request<Incoming>) -> Response<RelayBody> {
+    let (parts, body) = req.into_parts();
+    let form = match parts.method {
+        http::Method::POST => Limited::new(body, 4096).collect().await.ok(),
+        _ => None,
+    };
+    let form = form.map(|body| body.to_bytes()).unwrap_or_default();
+    let login = login_routes::LoginRequest {
+        method: &parts.method,
+        path: parts.uri.path(),
+        headers: &parts.headers,
+        query: parts.uri.query(),
+        form: &form,
+    };
+    login_routes::answer(&state.auth, &login, state.secure).map(RelayBody::full)
 }
 
 #[cfg(test)]

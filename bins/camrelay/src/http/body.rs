@@ -9,6 +9,7 @@ use bytes::Bytes;
 use hyper::body::{Body, Frame, SizeHint};
 use mjpeg_serve::{one, FrameBuf, MjpegBody, PacedViewer, Pacer};
 
+use crate::camera::detection_events::DetectionEvents;
 use crate::camera::viewer::Viewer;
 use crate::frame::FrameMeta;
 
@@ -19,7 +20,7 @@ pub enum RelayBody {
     /// A multipart MJPEG stream for one viewer.
     Mjpeg(MjpegBody<FrameMeta>),
     /// Server-sent detection events for one viewer.
-    Sse(SseBody),
+    Sse(DetectionEvents),
     /// A recording export or listing (`archive-http`).
     Archive(archive_http::ArchiveBody),
 }
@@ -71,42 +72,5 @@ impl Body for RelayBody {
             RelayBody::Archive(body) => body.size_hint(),
             _ => SizeHint::default(),
         }
-    }
-}
-
-/// Server-sent events: one `data:` JSON line per annotated frame.
-pub struct SseBody {
-    viewer: Viewer,
-}
-
-impl SseBody {
-    /// SSE for a detection viewer.
-    pub fn new(viewer: Viewer) -> Self {
-        SseBody { viewer }
-    }
-
-    fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
-        self.viewer.poll_frame(cx).map(|frame| {
-            frame.map(|f| {
-                #[derive(serde::Serialize)]
-                struct Event<'a> {
-                    frame_id: u64,
-                    timestamp: String,
-                    state: &'static str,
-                    detections: &'a [yolo_detect::Detection],
-                    inference_ms: Option<f64>,
-                }
-                let detections = f.meta.detections.as_deref();
-                let event = Event {
-                    frame_id: f.id,
-                    timestamp: f.camera_time.to_string(),
-                    state: f.state.as_str(),
-                    detections: detections.map_or(&[], |d| d.detections.as_slice()),
-                    inference_ms: detections.map(|d| d.inference_ms),
-                };
-                let json = serde_json::to_string(&event).unwrap_or_default();
-                Bytes::from(format!("data: {json}\n\n"))
-            })
-        })
     }
 }

@@ -15,9 +15,11 @@
 //! | `GET /healthz` | liveness |
 //! | `GET`/`POST /login`, `/logout` | dashboard login (token cookie) |
 //!
-//! Who may call each route is decided in one place, [`access::ROUTES`], before routing.
 //! | `GET /api/recordings` | recorded spans and events (`?camera=&start=&end=`) |
 //! | `GET /cams/{name}/recording.mp4` | MP4 export of a range (`?start=&end=`, `&format=mjpeg`) |
+//! | `/api/replay...`, `/replay/...`, `/live/sync/...` | replay sessions and the synced wall |
+//!
+//! Who may call each route is decided in one place, [`access::ROUTES`], before routing.
 
 pub mod access;
 pub mod body;
@@ -32,11 +34,12 @@ use std::sync::Arc;
 use http::{header, HeaderValue, Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 
+use crate::camera::detection_events::DetectionEvents;
 use crate::camera::stats::ViewerKind;
 use crate::camera::viewer::{self, Viewer};
 use crate::camera::Camera;
 use crate::state::{ConnInfo, RelayState};
-use body::{RelayBody, SseBody};
+use body::RelayBody;
 use mjpeg_serve::Refused;
 
 const DASHBOARD: &str = include_str!("../../assets/dashboard.html");
@@ -205,7 +208,7 @@ fn sse(state: &RelayState, conn: &ConnInfo, camera: &Arc<Camera>) -> Response<Re
         Ok(viewer) => viewer,
         Err(response) => return *response,
     };
-    let mut response = Response::new(RelayBody::Sse(SseBody::new(viewer)));
+    let mut response = Response::new(RelayBody::Sse(DetectionEvents::new(viewer)));
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
@@ -241,11 +244,7 @@ pub(crate) fn text(status: StatusCode, body: impl Into<bytes::Bytes>) -> Respons
     response
 }
 
-fn html(page: &'static str) -> Response<RelayBody> {
-    html_page(page)
-}
-
-pub(crate) fn html_page(page: impl Into<bytes::Bytes>) -> Response<RelayBody> {
+fn html(page: impl Into<bytes::Bytes>) -> Response<RelayBody> {
     let mut response = Response::new(RelayBody::full(page));
     response.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -7,17 +7,17 @@
 //! * `GET /replay/ID/cams/NAME/stream` (MJPEG), `/replay/ID/cams/NAME/ws` and
 //!   `/replay/ID/ws?camera=NAME` (WebSocket; the session's first camera by default).
 
-use archive_replay::api::{CameraAccess, Refused};
+use archive_replay::api::{Answer, CameraAccess, Refused};
 use archive_replay::ReplayService;
 use bytes::Bytes;
-use http::{header, HeaderValue, Method, Request, Response, StatusCode};
+use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use relay_auth::routes::query_param;
 use relay_auth::Denied;
 
 use super::body::RelayBody;
-use super::{access, json, text, ws};
+use super::{access, text, ws};
 use crate::frame::FrameMeta;
 use crate::state::{ConnInfo, RelayState};
 
@@ -28,9 +28,7 @@ const MAX_BODY: usize = 16 * 1024;
 pub type Replay = ReplayService<FrameMeta>;
 
 fn error_response(error: &archive_replay::Error) -> Response<RelayBody> {
-    let mut response = json(&error.body());
-    *response.status_mut() = error.kind().status();
-    response
+    Answer::error(error).into_response().map(RelayBody::full)
 }
 
 fn service(state: &RelayState) -> Result<&Replay, Box<Response<RelayBody>>> {
@@ -79,21 +77,7 @@ pub async fn api(
         }
     };
     match replay.answer(&method, id, &body, camera_access).await {
-        Ok(answer) => {
-            let mut response = match &answer.body {
-                Some(body) => json(body),
-                None => Response::new(RelayBody::Full(None)),
-            };
-            *response.status_mut() = answer.status;
-            let headers = response.headers_mut();
-            if let Some(location) = answer.location.and_then(|l| HeaderValue::from_str(&l).ok()) {
-                headers.insert(header::LOCATION, location);
-            }
-            if answer.status == StatusCode::SERVICE_UNAVAILABLE {
-                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("10"));
-            }
-            response
-        }
+        Ok(answer) => answer.into_response().map(RelayBody::full),
         Err(Refused::Forbidden(_)) => access::denied_response(Denied::Forbidden),
         Err(Refused::UnknownCamera(camera)) => super::no_camera(&camera),
     }
