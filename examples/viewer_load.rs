@@ -1,4 +1,5 @@
-//! Viewer load generator: opens N MJPEG viewers on one stream and measures what they get.
+//! Viewer load generator: opens N MJPEG (or, with `--ws`, WebSocket) viewers on one stream and
+//! measures what they get.
 //!
 //! ```text
 //! cargo run --release --example viewer_load -- \
@@ -82,6 +83,10 @@ struct Args {
     /// How a thin viewer reads.
     #[arg(long, value_enum, default_value = "smooth")]
     thin_reads: ThinReads,
+    /// WebSocket viewers (`--url` is then a `/ws` route given as `http://`): per frame, the JSON
+    /// text message's `frame_id` and `timestamp`, then the JPEG as a binary message.
+    #[arg(long)]
+    ws: bool,
 }
 
 /// How a thin viewer reads its 400 KB/s.
@@ -128,6 +133,7 @@ struct Shared {
     thin_rcvbuf: u32,
     thin_rate: u64,
     thin_reads: ThinReads,
+    ws: bool,
 }
 
 impl Shared {
@@ -185,6 +191,9 @@ async fn viewer_loop(
     } else {
         Box::new(stream)
     };
+    if shared.ws {
+        return read_websocket(shared, stop, out, io).await;
+    }
     let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
         .await
         .map_err(io::Error::other)?;
@@ -301,6 +310,71 @@ async fn read_stream(
     }
 }
 
+/// A WebSocket viewer: the relay's JSON text message (`frame_id`, `timestamp`) before each
+/// binary JPEG message; one record per JPEG.
+async fn read_websocket(
+    shared: &Shared,
+    stop: &mut watch::Receiver<bool>,
+    out: &mut ViewerOutcome,
+    io: Box<dyn Io>,
+) -> io::Result<()> {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let url = format!(
+        "ws://{}{}",
+        shared.addr,
+        shared.uri.path_and_query().map_or("/", |p| p.as_str())
+    );
+    let (mut ws, _) = tokio_tungstenite::client_async(url, io)
+        .await
+        .map_err(io::Error::other)?;
+    out.connected = true;
+    shared.connected.fetch_add(1, Ordering::Relaxed);
+    out.recs.reserve(1024);
+    let mut pending: Option<(u64, Option<mjpeg_codec::Timestamp>)> = None;
+    loop {
+        let message = tokio::select! {
+            biased;
+            _ = stop.changed() => return Ok(()),
+            message = ws.next() => message,
+        };
+        let Some(message) = message else {
+            return Err(io::Error::other("stream ended"));
+        };
+        match message.map_err(io::Error::other)? {
+            Message::Text(text) => {
+                let meta: serde_json::Value =
+                    serde_json::from_str(text.as_str()).map_err(io::Error::other)?;
+                let id = meta["frame_id"].as_u64().unwrap_or(u64::MAX);
+                let ts = meta["timestamp"]
+                    .as_str()
+                    .and_then(mjpeg_codec::Timestamp::parse);
+                pending = Some((id, ts));
+            }
+            Message::Binary(_) => {
+                let Some((frame_id, ts)) = pending.take() else {
+                    out.decode_errors += 1;
+                    continue;
+                };
+                let now = Instant::now();
+                let wall = shared.start_wall + now.duration_since(shared.start);
+                let latency_us = ts.map_or(i32::MIN, |ts| {
+                    match wall.duration_since(ts.to_system_time()) {
+                        Ok(d) => i32::try_from(d.as_micros()).unwrap_or(i32::MAX),
+                        Err(e) => -i32::try_from(e.duration().as_micros()).unwrap_or(i32::MAX),
+                    }
+                });
+                out.recs.push(Rec {
+                    frame_id,
+                    recv_us: shared.micros_since_start(now),
+                    latency_us,
+                });
+            }
+            _ => {}
+        }
+    }
+}
+
 /// `/proc/PID/stat` utime + stime, in clock ticks (USER_HZ = 100 on Linux).
 fn cpu_ticks(pid: &str) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
@@ -396,6 +470,7 @@ async fn run(args: Args, nofile: u64) -> io::Result<()> {
         thin_rcvbuf: args.thin_rcvbuf,
         thin_rate: args.thin_rate,
         thin_reads: args.thin_reads,
+        ws: args.ws,
     });
     let (stop_tx, stop_rx) = watch::channel(false);
 
@@ -472,6 +547,10 @@ async fn run(args: Args, nofile: u64) -> io::Result<()> {
     obj.insert("label".into(), json!(args.label));
     obj.insert("url".into(), json!(args.url.to_string()));
     obj.insert("viewers_requested".into(), json!(args.viewers));
+    obj.insert(
+        "protocol".into(),
+        json!(if args.ws { "websocket" } else { "mjpeg" }),
+    );
     obj.insert("thin_requested".into(), json!(args.thin));
     obj.insert(
         "thin_reads".into(),

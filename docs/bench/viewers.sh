@@ -16,7 +16,8 @@
 #      NO_BUILD=1 (use the binaries as they are), WRITE_DOCS=1, LOAD_THREADS (2),
 #      RELAY_ARGS (more camrelay flags, e.g. "--policy drop-oldest --queue 1" or "--no-pacing"),
 #      LOAD_ARGS (more viewer_load flags, e.g. "--thin-reads bursty"), SKIP_FLOOR=1,
-#      RELAY (the relay binary, default target/release/camrelay: compare two builds).
+#      RELAY (the relay binary, default target/release/camrelay: compare two builds),
+#      WS=1 (also N WebSocket viewers of the same relay process, right after its MJPEG run).
 set -euo pipefail
 cd "$(git rev-parse --show-toplevel)"
 
@@ -90,11 +91,17 @@ for n in $N_LIST; do
     "$LOAD" --url "http://127.0.0.1:$rport/cams/cam/stream" --viewers "$n" --thin "$THIN" \
         --seconds "$SECONDS_PER" --warmup "$WARMUP" --threads "$LOAD_THREADS" --pid "$relay_pid" \
         --label relay --json "$OUT/relay-$n.json" ${LOAD_ARGS:-} >/dev/null
+    if [[ -n "${WS:-}" ]]; then
+        echo "== $n viewers: relay, WebSocket" >&2
+        "$LOAD" --ws --url "http://127.0.0.1:$rport/cams/cam/ws" --viewers "$n" --thin "$THIN" \
+            --seconds "$SECONDS_PER" --warmup "$WARMUP" --threads "$LOAD_THREADS" --pid "$relay_pid" \
+            --label relay-ws --json "$OUT/relay-ws-$n.json" ${LOAD_ARGS:-} >/dev/null
+    fi
     stop_all
 done
 
 python3 docs/bench/viewers_table.py "$OUT" $N_LIST | tee "$OUT/table.md"
 if [[ -n "${WRITE_DOCS:-}" ]]; then
     python3 docs/bench/viewers_table.py --write-docs docs/benchmarks.md \
-        --command "N_LIST=\"$N_LIST\" SECONDS_PER=$SECONDS_PER THIN=$THIN OUT=$OUT${RELAY_ARGS:+ RELAY_ARGS=\"$RELAY_ARGS\"}${LOAD_ARGS:+ LOAD_ARGS=\"$LOAD_ARGS\"} WRITE_DOCS=1 docs/bench/viewers.sh" "$OUT" $N_LIST
+        --command "${WS:+WS=1 }N_LIST=\"$N_LIST\" SECONDS_PER=$SECONDS_PER THIN=$THIN OUT=$OUT${RELAY_ARGS:+ RELAY_ARGS=\"$RELAY_ARGS\"}${LOAD_ARGS:+ LOAD_ARGS=\"$LOAD_ARGS\"} WRITE_DOCS=1 docs/bench/viewers.sh" "$OUT" $N_LIST
 fi

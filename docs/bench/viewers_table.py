@@ -58,7 +58,7 @@ def others(r):
 def row(n, label, r, floor):
     if r is None:
         return f"| {n} | {label} | (no result) |" + " |" * 11
-    is_relay = label == "relay" and floor is not None
+    is_relay = label.startswith("relay") and floor is not None
     cpu_ratio = ratio(r.get("server_cpu_us_per_viewer_frame"), floor.get("server_cpu_us_per_viewer_frame")) if is_relay else ""
     p99_ratio = ratio(r.get("latency_ms_p99"), floor.get("latency_ms_p99")) if is_relay else ""
     thin = "–"
@@ -88,12 +88,23 @@ def table(out, ns):
         floor = load(out, "floor", n)
         lines.append(row(n, "floor", floor, None))
         lines.append(row(n, "relay", load(out, "relay", n), floor))
+        ws = load(out, "relay-ws", n)
+        if ws is not None:
+            lines.append(row(n, "relay-ws", ws, floor))
+    notes = []
+    for n in ns:
+        mjpeg, ws = load(out, "relay", n), load(out, "relay-ws", n)
+        if mjpeg and ws:
+            notes.append(f"{n}: {ratio(ws.get('server_cpu_us_per_viewer_frame'), mjpeg.get('server_cpu_us_per_viewer_frame'))}")
+    if notes:
+        lines += ["", "WebSocket (`relay-ws`: the same relay process, `--ws` viewers of `/cams/cam/ws` right "
+                  "after its MJPEG run) vs MJPEG CPU per viewer-frame: " + ", ".join(notes) + "."]
     return "\n".join(lines)
 
 
 def measured_at(out, ns):
     """UTC span of the runs, from the JSON files' end times."""
-    walls = [r["wall_unix_s"] for n in ns for label in ("floor", "relay")
+    walls = [r["wall_unix_s"] for n in ns for label in ("floor", "relay", "relay-ws")
              if (r := load(out, label, n)) and r.get("wall_unix_s")]
     if not walls:
         return "unknown time"
