@@ -140,6 +140,23 @@ impl Shared {
     fn micros_since_start(&self, at: Instant) -> u32 {
         u32::try_from(at.duration_since(self.start).as_micros()).unwrap_or(u32::MAX)
     }
+
+    /// The record of a frame received now: its id, and its latency from its `X-Timestamp`.
+    fn record(&self, frame_id: u64, timestamp: Option<mjpeg_codec::Timestamp>) -> Rec {
+        let now = Instant::now();
+        let wall = self.start_wall + now.duration_since(self.start);
+        let latency_us = timestamp.map_or(i32::MIN, |ts| {
+            match wall.duration_since(ts.to_system_time()) {
+                Ok(d) => i32::try_from(d.as_micros()).unwrap_or(i32::MAX),
+                Err(e) => -i32::try_from(e.duration().as_micros()).unwrap_or(i32::MAX),
+            }
+        });
+        Rec {
+            frame_id,
+            recv_us: self.micros_since_start(now),
+            latency_us,
+        }
+    }
 }
 
 async fn connect(shared: &Shared, thin: bool) -> io::Result<tokio::net::TcpStream> {
@@ -270,25 +287,12 @@ async fn read_stream(
         loop {
             match decoder.decode(&mut buf) {
                 Ok(Some(part)) => {
-                    let now = Instant::now();
-                    let wall = shared.start_wall + now.duration_since(shared.start);
                     let frame_id = part
                         .headers()
                         .get("x-frame-id")
                         .and_then(|v| v.trim().parse::<u64>().ok())
                         .unwrap_or(u64::MAX);
-                    let latency_us = part.timestamp().map_or(i32::MIN, |ts| {
-                        let sent = ts.to_system_time();
-                        match wall.duration_since(sent) {
-                            Ok(d) => i32::try_from(d.as_micros()).unwrap_or(i32::MAX),
-                            Err(e) => -i32::try_from(e.duration().as_micros()).unwrap_or(i32::MAX),
-                        }
-                    });
-                    out.recs.push(Rec {
-                        frame_id,
-                        recv_us: shared.micros_since_start(now),
-                        latency_us,
-                    });
+                    out.recs.push(shared.record(frame_id, part.timestamp()));
                 }
                 Ok(None) => break,
                 Err(err) if err.is_recoverable() => out.decode_errors += 1,
@@ -351,25 +355,10 @@ async fn read_websocket(
                     .and_then(mjpeg_codec::Timestamp::parse);
                 pending = Some((id, ts));
             }
-            Message::Binary(_) => {
-                let Some((frame_id, ts)) = pending.take() else {
-                    out.decode_errors += 1;
-                    continue;
-                };
-                let now = Instant::now();
-                let wall = shared.start_wall + now.duration_since(shared.start);
-                let latency_us = ts.map_or(i32::MIN, |ts| {
-                    match wall.duration_since(ts.to_system_time()) {
-                        Ok(d) => i32::try_from(d.as_micros()).unwrap_or(i32::MAX),
-                        Err(e) => -i32::try_from(e.duration().as_micros()).unwrap_or(i32::MAX),
-                    }
-                });
-                out.recs.push(Rec {
-                    frame_id,
-                    recv_us: shared.micros_since_start(now),
-                    latency_us,
-                });
-            }
+            Message::Binary(_) => match pending.take() {
+                Some((frame_id, ts)) => out.recs.push(shared.record(frame_id, ts)),
+                None => out.decode_errors += 1,
+            },
             _ => {}
         }
     }
