@@ -42,6 +42,7 @@ pub mod demo;
 pub mod detect;
 mod error;
 pub mod frame;
+mod frame_ids;
 pub mod snapshot;
 mod spec;
 pub mod stats;
@@ -94,7 +95,8 @@ pub struct Camera {
     pub stats: CameraStats,
     /// Detector counters and timings.
     pub detector: DetectorStats,
-    /// Next broadcast frame id; ids keep growing across upstream reconnects.
+    /// Next broadcast frame id; ids keep growing across upstream reconnects. An upstream that
+    /// is another relay gives its own ids (`X-Frame-Id`), shifted only if they would go back.
     pub next_frame_id: AtomicU64,
 }
 

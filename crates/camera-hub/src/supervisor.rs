@@ -15,6 +15,7 @@ use tracing::Instrument;
 
 use super::{Camera, Upstream};
 use crate::frame::{Frame, FrameState, SharedFrame};
+use crate::frame_ids::FrameIds;
 
 /// Receives the camera-to-hub latency of every live frame that carries a camera timestamp
 /// (`X-Timestamp`): a metrics histogram's `observe`, or `Box::new(|_| {})` to ignore it.
@@ -52,6 +53,7 @@ pub async fn run(
         publisher,
         config,
         last_publish: Instant::now(),
+        ids: FrameIds::default(),
     };
     async move {
         tracing::info!(
@@ -155,6 +157,8 @@ struct Supervisor {
     latency: LatencySink,
     /// When a frame (live, keepalive or placeholder) last went out: drives keepalive.
     last_publish: Instant,
+    /// Live frames' ids: the upstream's own when it is a relay (see [`FrameIds`]).
+    ids: FrameIds,
 }
 
 impl Supervisor {
@@ -218,7 +222,10 @@ impl Supervisor {
             (self.latency)(latency);
         }
         let time = frame.camera_time.unwrap_or(frame.received_wall);
-        let id = self.camera.next_frame_id.fetch_add(1, Ordering::Relaxed);
+        // Only this task writes the counter (live frames and offline cards).
+        let next = self.camera.next_frame_id.load(Ordering::Relaxed);
+        let (id, next) = self.ids.assign(frame.upstream_id, next);
+        self.camera.next_frame_id.store(next, Ordering::Relaxed);
         let frame = Arc::new(Frame::new(
             id,
             frame.jpeg,
@@ -267,6 +274,7 @@ impl Supervisor {
                 ],
             );
             let id = self.camera.next_frame_id.fetch_add(1, Ordering::Relaxed);
+            self.ids.other_published();
             let frame = Frame::new(
                 id,
                 jpeg,
