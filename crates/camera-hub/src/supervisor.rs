@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::{Camera, Upstream};
+use crate::cluster::{self, ClusterLink, Opener, Sourced};
 use crate::frame::{Frame, FrameState, SharedFrame};
 use crate::frame_ids::FrameIds;
 
@@ -54,6 +55,10 @@ pub async fn run(
         config,
         last_publish: Instant::now(),
         ids: FrameIds::default(),
+        link: match &upstream {
+            Upstream::Clustered { link, .. } => Some(link.clone()),
+            _ => None,
+        },
     };
     async move {
         tracing::info!(
@@ -78,6 +83,7 @@ pub async fn run(
             );
             let frames = open(&upstream, &supervisor.camera).await;
             let stopped = supervisor.stream(frames, &shutdown).await;
+            supervisor.camera.cluster_role.store(None);
             supervisor
                 .camera
                 .stats
@@ -94,13 +100,48 @@ pub async fn run(
     .await
 }
 
-async fn open(upstream: &Upstream, camera: &Arc<Camera>) -> BoxStream<'static, CameraFrame> {
+async fn open(upstream: &Upstream, camera: &Arc<Camera>) -> BoxStream<'static, Sourced> {
+    match upstream {
+        Upstream::Clustered { local, link } => {
+            let membership = link.join();
+            let (local, on_camera) = (local.clone(), camera.clone());
+            let open_camera: Opener = Arc::new(move || {
+                let (local, camera) = (local.clone(), on_camera.clone());
+                futures_util::FutureExt::boxed(async move { open_local(&local, &camera).await })
+            });
+            let link = link.clone();
+            let open_bus: Opener = Arc::new(move || link.bus_frames());
+            let on_role = camera.clone();
+            cluster::switched(
+                membership,
+                open_camera,
+                open_bus,
+                Box::new(move |role| on_role.cluster_role.store(Some(Arc::new(role.clone())))),
+            )
+        }
+        local => open_local(local, camera)
+            .await
+            .map(|frame| Sourced {
+                frame,
+                from_camera: true,
+            })
+            .boxed(),
+    }
+}
+
+/// Opens this node's own way to the camera.
+async fn open_local(upstream: &Upstream, camera: &Arc<Camera>) -> BoxStream<'static, CameraFrame> {
     match upstream {
         Upstream::Camera(source) => {
             apply_esp32_settings(camera);
             source.frames_with(demand(camera)).boxed()
         }
         Upstream::Demo(demo) => demo.frames(camera.clone()).await,
+        Upstream::Clustered { .. } => {
+            // `CameraTasks::clustered` wraps a local upstream once; never two levels deep.
+            tracing::error!(camera = %camera.name(), "a clustered camera inside a clustered camera");
+            futures_util::stream::pending().boxed()
+        }
     }
 }
 
@@ -159,12 +200,14 @@ struct Supervisor {
     last_publish: Instant,
     /// Live frames' ids: the upstream's own when it is a relay (see [`FrameIds`]).
     ids: FrameIds,
+    /// A clustered camera's link: live frames read from the camera are published through it.
+    link: Option<Arc<dyn ClusterLink>>,
 }
 
 impl Supervisor {
     async fn stream(
         &mut self,
-        mut frames: BoxStream<'static, CameraFrame>,
+        mut frames: BoxStream<'static, Sourced>,
         shutdown: &CancellationToken,
     ) -> Stop {
         let mut ticker = tokio::time::interval(TICK);
@@ -179,7 +222,7 @@ impl Supervisor {
         loop {
             tokio::select! {
                 frame = frames.next() => match frame {
-                    Some(frame) => self.publish_live(frame),
+                    Some(sourced) => self.publish_live(sourced.frame, sourced.from_camera),
                     // The source gave up (it normally reconnects forever): treat like idle.
                     None => return Stop::Idle,
                 },
@@ -207,7 +250,7 @@ impl Supervisor {
         }
     }
 
-    fn publish_live(&mut self, frame: CameraFrame) {
+    fn publish_live(&mut self, frame: CameraFrame, from_camera: bool) {
         let stats = &self.camera.stats;
         stats.frames.fetch_add(1, Ordering::Relaxed);
         stats
@@ -234,6 +277,9 @@ impl Supervisor {
             Default::default(),
         ));
         stats.frame_id.store(id, Ordering::Relaxed);
+        if let (true, Some(link)) = (from_camera, &self.link) {
+            link.publish(&frame);
+        }
         self.send(frame);
     }
 

@@ -141,7 +141,6 @@ impl Bus {
             self.inner.jetstream.clone(),
             camera,
             &self.inner.config,
-            self.inner.stats.clone(),
         ))
     }
 

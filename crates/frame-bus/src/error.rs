@@ -9,8 +9,6 @@ pub enum ErrorKind {
     Connect,
     /// A subscription could not be made.
     Subscribe,
-    /// The JetStream key-value bucket of the leases could not be created or used.
-    KeyValue,
     /// A message on a frame subject without the headers a frame needs.
     Malformed,
     /// The publisher's task is gone (the bus was dropped).
@@ -48,14 +46,6 @@ pub enum BusError {
         #[source]
         source: async_nats::SubscribeError,
     },
-    /// See [`ErrorKind::KeyValue`].
-    #[error("lease bucket {bucket}: {what}")]
-    KeyValue {
-        /// The JetStream key-value bucket.
-        bucket: String,
-        /// What failed, with the client's message.
-        what: String,
-    },
     /// See [`ErrorKind::Malformed`].
     #[error("malformed frame on {subject}: {what}")]
     Malformed {
@@ -79,7 +69,6 @@ impl BusError {
             BusError::InvalidName { .. } => ErrorKind::InvalidName,
             BusError::Connect { .. } => ErrorKind::Connect,
             BusError::Subscribe { .. } => ErrorKind::Subscribe,
-            BusError::KeyValue { .. } => ErrorKind::KeyValue,
             BusError::Malformed { .. } => ErrorKind::Malformed,
             BusError::Closed { .. } => ErrorKind::Closed,
         }

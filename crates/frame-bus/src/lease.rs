@@ -14,8 +14,6 @@
 //!
 //! The bucket is in memory: a restarted NATS server has no leases, and the nodes claim again.
 
-use std::sync::Arc;
-
 use async_nats::jetstream;
 use async_nats::jetstream::kv::{CreateErrorKind, Store, UpdateErrorKind};
 use async_nats::jetstream::stream::{self, DiscardPolicy, StorageType};
@@ -23,7 +21,6 @@ use bytes::Bytes;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::stats::BusStats;
 use crate::{subject, BusConfig};
 
 /// Who reads a camera, as this node sees it.
@@ -69,12 +66,7 @@ pub struct Lease {
 }
 
 impl Lease {
-    pub(crate) fn start(
-        jetstream: jetstream::Context,
-        camera: &str,
-        config: &BusConfig,
-        stats: Arc<BusStats>,
-    ) -> Lease {
+    pub(crate) fn start(jetstream: jetstream::Context, camera: &str, config: &BusConfig) -> Lease {
         let (state_tx, state) = watch::channel(Ownership::Unknown);
         let (stop, stop_rx) = watch::channel(false);
         let task = LeaseTask {
@@ -86,7 +78,6 @@ impl Lease {
             state: state_tx,
             store: None,
             revision: None,
-            _stats: stats,
         };
         Lease {
             camera: camera.to_owned(),
@@ -156,7 +147,6 @@ struct LeaseTask {
     store: Option<Store>,
     /// Our revision of the key while we believe we own it.
     revision: Option<u64>,
-    _stats: Arc<BusStats>,
 }
 
 /// What one round of the task found out.
