@@ -62,15 +62,27 @@ impl BusLink {
     }
 }
 
-/// Keeps a lease and the task that turns its ownership into roles; both end on drop.
+/// Keeps a lease and the task that turns its ownership into roles. Dropped (nobody watches
+/// any more, or shutdown): the lease is released, so a node that still has viewers takes the
+/// camera over at once instead of after the lease's TTL.
 struct Seat {
-    _lease: frame_bus::Lease,
+    lease: Option<frame_bus::Lease>,
     forward: tokio::task::JoinHandle<()>,
 }
 
 impl Drop for Seat {
     fn drop(&mut self) {
         self.forward.abort();
+        let Some(lease) = self.lease.take() else {
+            return;
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(lease.release());
+            }
+            // No runtime (dropped at exit): the lease expires by itself.
+            Err(_) => drop(lease),
+        }
     }
 }
 
@@ -109,7 +121,7 @@ impl ClusterLink for BusLink {
         Membership {
             role,
             guard: Box::new(Seat {
-                _lease: lease,
+                lease: Some(lease),
                 forward,
             }),
         }
