@@ -154,15 +154,17 @@ async fn ids_never_go_back_when_the_origin_restarts_and_counts_from_one() {
 
 /// The nginx binary: `$NGINX`, else `nginx` on the PATH, else Debian's `/usr/sbin/nginx`.
 fn nginx_binary() -> PathBuf {
-    if let Some(path) = std::env::var_os("NGINX") {
-        return PathBuf::from(path);
-    }
-    let on_path = std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
-        .map(|dir| dir.join("nginx"))
-        .find(|candidate| candidate.is_file());
-    let binary = on_path.unwrap_or_else(|| PathBuf::from("/usr/sbin/nginx"));
+    let on_path = || {
+        std::env::var_os("PATH")
+            .into_iter()
+            .flat_map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
+            .map(|dir| dir.join("nginx"))
+            .find(|candidate| candidate.is_file())
+    };
+    let binary = std::env::var_os("NGINX")
+        .map(PathBuf::from)
+        .or_else(on_path)
+        .unwrap_or_else(|| PathBuf::from("/usr/sbin/nginx"));
     assert!(
         binary.is_file(),
         "nginx not found (PATH, /usr/sbin/nginx or $NGINX): install the Debian package `nginx` \

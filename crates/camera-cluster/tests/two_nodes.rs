@@ -34,6 +34,7 @@ impl NatsServer {
                         .find(|candidate| candidate.is_file())
                 })
             })
+            .filter(|binary| binary.is_file())
             .expect(
                 "nats-server not found on the PATH (or $NATS_SERVER): install the Debian \
                  package `nats-server` (apt-get install -y nats-server)",

@@ -407,4 +407,57 @@ mod tests {
             handle.await.expect("task ended");
         }
     }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn offline_cards_of_a_follower_keep_the_last_id() {
+        // The camera itself is unreachable, and this node never opens it: it follows the bus.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}/stream", listener.local_addr().expect("addr"));
+        drop(listener);
+        let settings = HubSettings {
+            detect: false,
+            keepalive: Duration::from_millis(200),
+            ..HubSettings::default()
+        };
+        let spec = CameraSpec::new("porch", SourceSpec::Stream { url });
+        let (camera, tasks) = Camera::new(spec, &settings).expect("camera");
+        let (bus, bus_opens) = source();
+        let link = Arc::new(FakeLink {
+            role: watch::channel(Role::Bus { owner: "a".into() }).0,
+            bus,
+            published: Mutex::new(Vec::new()),
+        });
+        let shutdown = CancellationToken::new();
+        let handles =
+            tasks
+                .clustered(link.clone())
+                .spawn(&camera, &settings, Box::new(|_| {}), &shutdown);
+        let mut viewer = camera.raw.subscribe();
+        while bus_opens.lock().expect("lock").is_empty() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        feed(&bus_opens, frame(Some(500))).await;
+        assert_eq!(next_live(&mut viewer).await, 500);
+
+        // The owner goes quiet (failing over): offline cards, all with the last id.
+        let mut cards = 0;
+        while cards < 2 {
+            let frame = tokio::time::timeout(Duration::from_secs(5), viewer.recv())
+                .await
+                .expect("a card within 5 s")
+                .expect("the camera runs")
+                .item;
+            assert_eq!(frame.id, 500, "{:?}", frame.state);
+            cards += usize::from(frame.state == FrameState::Offline);
+        }
+        // The next owner's frame keeps its id on this node too.
+        feed(&bus_opens, frame(Some(501))).await;
+        assert_eq!(next_live(&mut viewer).await, 501);
+        assert!(link.published.lock().expect("lock").is_empty());
+
+        shutdown.cancel();
+        for handle in handles {
+            handle.await.expect("task ended");
+        }
+    }
 }

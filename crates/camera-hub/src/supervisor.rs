@@ -319,7 +319,16 @@ impl Supervisor {
                     &format!("reconnecting, attempt {attempt}"),
                 ],
             );
-            let id = self.camera.next_frame_id.fetch_add(1, Ordering::Relaxed);
+            let id = if self.link.is_some() {
+                // Clustered: a card keeps the last id (never back, like a keepalive), so the
+                // nodes that show cards during a failover still agree on the next owner's ids.
+                self.camera
+                    .next_frame_id
+                    .load(Ordering::Relaxed)
+                    .saturating_sub(1)
+            } else {
+                self.camera.next_frame_id.fetch_add(1, Ordering::Relaxed)
+            };
             self.ids.other_published();
             let frame = Frame::new(
                 id,

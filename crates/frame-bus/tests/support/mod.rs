@@ -10,14 +10,17 @@ use frame_bus::{Bus, BusConfig, Lease, Ownership};
 
 /// The binary: `$NATS_SERVER`, else `nats-server` on the PATH.
 fn binary() -> PathBuf {
-    if let Some(path) = std::env::var_os("NATS_SERVER") {
-        return PathBuf::from(path);
-    }
-    std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
-        .map(|dir| dir.join("nats-server"))
-        .find(|candidate| candidate.is_file())
+    let on_path = || {
+        std::env::var_os("PATH")
+            .into_iter()
+            .flat_map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
+            .map(|dir| dir.join("nats-server"))
+            .find(|candidate| candidate.is_file())
+    };
+    std::env::var_os("NATS_SERVER")
+        .map(PathBuf::from)
+        .or_else(on_path)
+        .filter(|binary| binary.is_file())
         .unwrap_or_else(|| {
             panic!(
                 "nats-server not found on the PATH (or $NATS_SERVER): install the Debian package \
