@@ -69,6 +69,7 @@ impl DemoCamera {
                 let frame = CameraFrame {
                     jpeg,
                     camera_time: Some(now),
+                    upstream_id: None,
                     received_at: Instant::now().into_std(),
                     received_wall: now,
                 };

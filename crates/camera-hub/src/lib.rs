@@ -38,11 +38,13 @@
 //! # Ok(()) }
 //! ```
 
+pub mod cluster;
 pub mod demo;
 pub mod detect;
 pub mod detection_events;
 mod error;
 pub mod frame;
+mod frame_ids;
 pub mod snapshot;
 mod spec;
 pub mod stats;
@@ -74,6 +76,14 @@ pub enum Upstream {
     Camera(esp32_source::Source),
     /// The built-in synthetic camera.
     Demo(demo::DemoCamera),
+    /// A camera shared by a cluster of relays: `local` while this node owns it, the owner's
+    /// frames through `link` otherwise (see [`cluster`]).
+    Clustered {
+        /// This node's own way to the camera.
+        local: Arc<Upstream>,
+        /// The cluster side: ownership, the owner's frames, publishing ours.
+        link: Arc<dyn cluster::ClusterLink>,
+    },
 }
 
 /// A camera as viewers see it: handles to subscribe, the latest frame, counters.
@@ -96,7 +106,11 @@ pub struct Camera {
     pub stats: CameraStats,
     /// Detector counters and timings.
     pub detector: DetectorStats,
-    /// Next broadcast frame id; ids keep growing across upstream reconnects.
+    /// For a clustered camera while someone watches: what this node reads (`None`: not
+    /// clustered, or nobody watches and the node does not compete for it).
+    pub cluster_role: ArcSwapOption<cluster::Role>,
+    /// Next broadcast frame id; ids keep growing across upstream reconnects. An upstream that
+    /// is another relay gives its own ids (`X-Frame-Id`), shifted only if they would go back.
     pub next_frame_id: AtomicU64,
 }
 
@@ -135,7 +149,7 @@ impl Camera {
         };
         let source_status = match &upstream {
             Upstream::Camera(source) => Some(source.status()),
-            Upstream::Demo(_) => None,
+            Upstream::Demo(_) | Upstream::Clustered { .. } => None,
         };
         let detect_enabled = settings.detect && config.detect;
         let camera = Arc::new(Camera {
@@ -149,6 +163,7 @@ impl Camera {
             stats: CameraStats::default(),
             detector: DetectorStats::default(),
             next_frame_id: AtomicU64::new(1),
+            cluster_role: ArcSwapOption::empty(),
         });
         Ok((
             camera,
@@ -167,6 +182,19 @@ impl Camera {
 }
 
 impl CameraTasks {
+    /// Makes the camera part of a cluster: while someone watches, this node competes for it
+    /// through `link` and reads either the camera (and publishes each frame through `link`)
+    /// or the owner's frames (see [`cluster`]).
+    pub fn clustered(self, link: Arc<dyn cluster::ClusterLink>) -> CameraTasks {
+        CameraTasks {
+            upstream: Upstream::Clustered {
+                local: Arc::new(self.upstream),
+                link,
+            },
+            ..self
+        }
+    }
+
     /// Spawns the camera's supervisor and, when detection is enabled, its detector task; both
     /// run until `shutdown`. `latency` receives the camera-to-hub latency of each live frame.
     pub fn spawn(

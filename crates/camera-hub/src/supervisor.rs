@@ -14,7 +14,9 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::{Camera, Upstream};
+use crate::cluster::{self, ClusterLink, Opener, Sourced};
 use crate::frame::{Frame, FrameState, SharedFrame};
+use crate::frame_ids::FrameIds;
 
 /// Receives the camera-to-hub latency of every live frame that carries a camera timestamp
 /// (`X-Timestamp`): a metrics histogram's `observe`, or `Box::new(|_| {})` to ignore it.
@@ -52,6 +54,11 @@ pub async fn run(
         publisher,
         config,
         last_publish: Instant::now(),
+        ids: FrameIds::default(),
+        link: match &upstream {
+            Upstream::Clustered { link, .. } => Some(link.clone()),
+            _ => None,
+        },
     };
     async move {
         tracing::info!(
@@ -76,6 +83,7 @@ pub async fn run(
             );
             let frames = open(&upstream, &supervisor.camera).await;
             let stopped = supervisor.stream(frames, &shutdown).await;
+            supervisor.camera.cluster_role.store(None);
             supervisor
                 .camera
                 .stats
@@ -92,13 +100,48 @@ pub async fn run(
     .await
 }
 
-async fn open(upstream: &Upstream, camera: &Arc<Camera>) -> BoxStream<'static, CameraFrame> {
+async fn open(upstream: &Upstream, camera: &Arc<Camera>) -> BoxStream<'static, Sourced> {
+    match upstream {
+        Upstream::Clustered { local, link } => {
+            let membership = link.join();
+            let (local, on_camera) = (local.clone(), camera.clone());
+            let open_camera: Opener = Arc::new(move || {
+                let (local, camera) = (local.clone(), on_camera.clone());
+                futures_util::FutureExt::boxed(async move { open_local(&local, &camera).await })
+            });
+            let link = link.clone();
+            let open_bus: Opener = Arc::new(move || link.bus_frames());
+            let on_role = camera.clone();
+            cluster::switched(
+                membership,
+                open_camera,
+                open_bus,
+                Box::new(move |role| on_role.cluster_role.store(Some(Arc::new(role.clone())))),
+            )
+        }
+        local => open_local(local, camera)
+            .await
+            .map(|frame| Sourced {
+                frame,
+                from_camera: true,
+            })
+            .boxed(),
+    }
+}
+
+/// Opens this node's own way to the camera.
+async fn open_local(upstream: &Upstream, camera: &Arc<Camera>) -> BoxStream<'static, CameraFrame> {
     match upstream {
         Upstream::Camera(source) => {
             apply_esp32_settings(camera);
             source.frames_with(demand(camera)).boxed()
         }
         Upstream::Demo(demo) => demo.frames(camera.clone()).await,
+        Upstream::Clustered { .. } => {
+            // `CameraTasks::clustered` wraps a local upstream once; never two levels deep.
+            tracing::error!(camera = %camera.name(), "a clustered camera inside a clustered camera");
+            futures_util::stream::pending().boxed()
+        }
     }
 }
 
@@ -155,12 +198,16 @@ struct Supervisor {
     latency: LatencySink,
     /// When a frame (live, keepalive or placeholder) last went out: drives keepalive.
     last_publish: Instant,
+    /// Live frames' ids: the upstream's own when it is a relay (see [`FrameIds`]).
+    ids: FrameIds,
+    /// A clustered camera's link: live frames read from the camera are published through it.
+    link: Option<Arc<dyn ClusterLink>>,
 }
 
 impl Supervisor {
     async fn stream(
         &mut self,
-        mut frames: BoxStream<'static, CameraFrame>,
+        mut frames: BoxStream<'static, Sourced>,
         shutdown: &CancellationToken,
     ) -> Stop {
         let mut ticker = tokio::time::interval(TICK);
@@ -175,7 +222,7 @@ impl Supervisor {
         loop {
             tokio::select! {
                 frame = frames.next() => match frame {
-                    Some(frame) => self.publish_live(frame),
+                    Some(sourced) => self.publish_live(sourced.frame, sourced.from_camera),
                     // The source gave up (it normally reconnects forever): treat like idle.
                     None => return Stop::Idle,
                 },
@@ -203,7 +250,7 @@ impl Supervisor {
         }
     }
 
-    fn publish_live(&mut self, frame: CameraFrame) {
+    fn publish_live(&mut self, frame: CameraFrame, from_camera: bool) {
         let stats = &self.camera.stats;
         stats.frames.fetch_add(1, Ordering::Relaxed);
         stats
@@ -218,7 +265,10 @@ impl Supervisor {
             (self.latency)(latency);
         }
         let time = frame.camera_time.unwrap_or(frame.received_wall);
-        let id = self.camera.next_frame_id.fetch_add(1, Ordering::Relaxed);
+        // Only this task writes the counter (live frames and offline cards).
+        let next = self.camera.next_frame_id.load(Ordering::Relaxed);
+        let (id, next) = self.ids.assign(frame.upstream_id, next);
+        self.camera.next_frame_id.store(next, Ordering::Relaxed);
         let frame = Arc::new(Frame::new(
             id,
             frame.jpeg,
@@ -227,6 +277,9 @@ impl Supervisor {
             Default::default(),
         ));
         stats.frame_id.store(id, Ordering::Relaxed);
+        if let (true, Some(link)) = (from_camera, &self.link) {
+            link.publish(&frame);
+        }
         self.send(frame);
     }
 
@@ -266,7 +319,17 @@ impl Supervisor {
                     &format!("reconnecting, attempt {attempt}"),
                 ],
             );
-            let id = self.camera.next_frame_id.fetch_add(1, Ordering::Relaxed);
+            let id = if self.link.is_some() {
+                // Clustered: a card keeps the last id (never back, like a keepalive), so the
+                // nodes that show cards during a failover still agree on the next owner's ids.
+                self.camera
+                    .next_frame_id
+                    .load(Ordering::Relaxed)
+                    .saturating_sub(1)
+            } else {
+                self.camera.next_frame_id.fetch_add(1, Ordering::Relaxed)
+            };
+            self.ids.other_published();
             let frame = Frame::new(
                 id,
                 jpeg,

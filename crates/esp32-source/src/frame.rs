@@ -12,6 +12,9 @@ pub struct CameraFrame {
     pub jpeg: Bytes,
     /// The camera's capture time (`X-Timestamp` of the part or snapshot), when it sent one.
     pub camera_time: Option<Timestamp>,
+    /// The upstream's frame number (`X-Frame-Id` of the part or snapshot), when it sent one:
+    /// another relay (camrelay, or anything that numbers its parts) does; a camera does not.
+    pub upstream_id: Option<u64>,
     /// When the relay finished receiving the frame (monotonic clock).
     pub received_at: Instant,
     /// When the relay finished receiving the frame (wall clock, comparable to `camera_time`).
@@ -20,10 +23,15 @@ pub struct CameraFrame {
 
 impl CameraFrame {
     /// A frame received just now.
-    pub(crate) fn received(jpeg: Bytes, camera_time: Option<Timestamp>) -> Self {
+    pub(crate) fn received(
+        jpeg: Bytes,
+        camera_time: Option<Timestamp>,
+        upstream_id: Option<u64>,
+    ) -> Self {
         CameraFrame {
             jpeg,
             camera_time,
+            upstream_id,
             received_at: Instant::now(),
             received_wall: Timestamp::now(),
         }

@@ -34,6 +34,12 @@ pub(crate) async fn capture(
         .get("x-timestamp")
         .and_then(|v| v.to_str().ok())
         .and_then(Timestamp::parse);
+    let upstream_id = response
+        .headers()
+        .get("x-frame-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|v| v.parse().ok());
     let max = config.decoder.max_part_size;
     let (_, jpeg) = read_body(response, max, ctx, deadline, limit).await?;
     if !mjpeg_codec::jpeg::is_complete(&jpeg) {
@@ -45,5 +51,9 @@ pub(crate) async fn capture(
             ),
         }));
     }
-    Ok(Read::Frame(CameraFrame::received(jpeg, camera_time)))
+    Ok(Read::Frame(CameraFrame::received(
+        jpeg,
+        camera_time,
+        upstream_id,
+    )))
 }

@@ -93,6 +93,7 @@ impl StreamSession {
             Some(Ok(part)) => {
                 let (index, offset) = (part.index(), part.offset());
                 let camera_time = part.timestamp();
+                let upstream_id = part.frame_id();
                 let jpeg = part.into_body();
                 if !mjpeg_codec::jpeg::is_complete(&jpeg) {
                     return Ok(Read::Corrupt(SourceError::Corrupt {
@@ -105,7 +106,11 @@ impl StreamSession {
                 }
                 self.frames += 1;
                 self.last_progress = Instant::now();
-                Ok(Read::Frame(CameraFrame::received(jpeg, camera_time)))
+                Ok(Read::Frame(CameraFrame::received(
+                    jpeg,
+                    camera_time,
+                    upstream_id,
+                )))
             }
         }
     }

@@ -178,7 +178,38 @@ async fn octet_stream_without_boundary_is_learned() {
         let frame = next_frame(&mut frames, WAIT).await;
         assert_eq!(frame.jpeg.len(), 2000 + usize::from(i));
         assert!(frame.camera_time.is_none());
+        assert!(frame.upstream_id.is_none());
     }
+}
+
+#[tokio::test]
+async fn a_relay_upstream_keeps_its_frame_ids() {
+    // Another relay's stream: parts numbered by `X-Frame-Id` (not necessarily from 0 or
+    // consecutive); a malformed id is no id, not an error.
+    let mut response = esp32_stream_head();
+    for (id, secs) in [("7001", 1_700_000_010u64), ("7003", 11), ("-4", 12)] {
+        let mut part = esp32_part(&jpeg(1000, 0x50), secs, 5);
+        let at = part.len() - 1000 - 2;
+        part.splice(at..at, format!("X-Frame-Id: {id}\r\n").bytes());
+        response.extend_from_slice(&part);
+    }
+    let server = RawServer::replying(response).await;
+    let source = Source::new(fast_config("relay", server.url("/cams/a/stream"))).unwrap();
+    let mut frames = source.frames();
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        let frame = next_frame(&mut frames, WAIT).await;
+        assert_eq!(frame.jpeg.len(), 1000);
+        seen.push((frame.upstream_id, frame.camera_time.map(|t| t.secs)));
+    }
+    assert_eq!(
+        seen,
+        [
+            (Some(7001), Some(1_700_000_010)),
+            (Some(7003), Some(11)),
+            (None, Some(12))
+        ]
+    );
 }
 
 #[tokio::test]

@@ -30,7 +30,7 @@
 //! let mut decoder = MjpegDecoder::from_content_type(writer.content_type(), DecoderConfig::default());
 //! let mut frames = Vec::new();
 //! while let Some(part) = decoder.decode(&mut wire)? {
-//!     assert_eq!(part.headers().get("x-frame-id"), Some(part.index().to_string().as_str()));
+//!     assert_eq!(part.frame_id(), Some(part.index()));
 //!     frames.push(part.into_body());
 //! }
 //! assert_eq!(frames, vec![jpeg.clone(), jpeg.clone(), jpeg]);

@@ -126,7 +126,7 @@ proptest! {
         prop_assert_eq!(parts.len(), expected.len());
         for (part, (jpeg, frame_id, timestamp, extra)) in parts.iter().zip(expected) {
             prop_assert_eq!(part.body(), &jpeg);
-            prop_assert_eq!(part.headers().get("x-frame-id").map(|v| v.parse::<u64>().unwrap()), frame_id);
+            prop_assert_eq!(part.frame_id(), frame_id);
             prop_assert_eq!(part.timestamp(), timestamp);
             prop_assert_eq!(part.headers().get("x-extra"), Some(extra.as_str()));
         }

@@ -1,0 +1,101 @@
+//! [`FrameSubscriber`] and [`DetectionSubscriber`]: a node that does not own a camera reads it
+//! here.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use mjpeg_codec::Timestamp;
+
+use crate::frame::{self, ReceivedFrame};
+use crate::stats::BusStats;
+
+/// A camera's frames as this node receives them. Dropping it unsubscribes.
+pub struct FrameSubscriber {
+    subject: String,
+    inner: async_nats::Subscriber,
+    /// The publisher and sequence number of the last frame.
+    last: Option<(String, u64)>,
+    lost: u64,
+    stats: Arc<BusStats>,
+}
+
+impl FrameSubscriber {
+    pub(crate) fn new(
+        subject: String,
+        inner: async_nats::Subscriber,
+        stats: Arc<BusStats>,
+    ) -> FrameSubscriber {
+        FrameSubscriber {
+            subject,
+            inner,
+            last: None,
+            lost: 0,
+            stats,
+        }
+    }
+
+    /// The subject subscribed to.
+    pub fn subject(&self) -> &str {
+        &self.subject
+    }
+
+    /// The next frame; `None` once the connection is closed for good. Messages that are not
+    /// frames are skipped (counted as malformed).
+    pub async fn next(&mut self) -> Option<ReceivedFrame> {
+        loop {
+            let message = self.inner.next().await?;
+            let decoded = match frame::decode(
+                message.subject.as_str(),
+                message.headers.as_ref(),
+                message.payload,
+            ) {
+                Ok(decoded) => decoded,
+                Err(error) => {
+                    BusStats::add(&self.stats.malformed, 1);
+                    tracing::debug!(%error, "skipped a message that is not a frame");
+                    continue;
+                }
+            };
+            let lost_before = match &self.last {
+                Some((node, seq)) if *node == decoded.node && decoded.seq > *seq => {
+                    decoded.seq - seq - 1
+                }
+                // First frame, a new publisher (ownership moved) or a restarted one.
+                _ => 0,
+            };
+            self.lost += lost_before;
+            BusStats::add(&self.stats.frames_lost, lost_before);
+            BusStats::add(&self.stats.frames_received, 1);
+            self.last = Some((decoded.node.clone(), decoded.seq));
+            return Some(ReceivedFrame {
+                frame: decoded.frame,
+                node: decoded.node,
+                sent: decoded.sent,
+                received: Timestamp::now(),
+                lost_before,
+            });
+        }
+    }
+
+    /// Frames this subscription missed so far (it read too slowly, or the connection dropped).
+    pub fn lost(&self) -> u64 {
+        self.lost
+    }
+}
+
+/// A camera's detections (JSON documents) as this node receives them.
+pub struct DetectionSubscriber {
+    inner: async_nats::Subscriber,
+}
+
+impl DetectionSubscriber {
+    pub(crate) fn new(inner: async_nats::Subscriber) -> DetectionSubscriber {
+        DetectionSubscriber { inner }
+    }
+
+    /// The next detections document; `None` once the connection is closed for good.
+    pub async fn next(&mut self) -> Option<Bytes> {
+        Some(self.inner.next().await?.payload)
+    }
+}
