@@ -128,6 +128,16 @@ pub struct Args {
     /// retention; this wins over its `dir`).
     #[arg(long, value_name = "DIR")]
     pub record: Option<PathBuf>,
+    /// Share cameras with the relays of a cluster over this NATS server (JetStream on), e.g.
+    /// nats://10.0.0.5:4222: one node reads each camera; replaces the nats table's url.
+    #[arg(long, value_name = "URL", env = "CAMRELAY_NATS")]
+    pub nats: Option<String>,
+    /// This relay's name in the cluster (default: the host name).
+    #[arg(long, value_name = "NAME", env = "CAMRELAY_NODE")]
+    pub node: Option<String>,
+    /// The cluster: relays with the same cluster name share cameras (default camrelay).
+    #[arg(long = "cluster", value_name = "NAME", env = "CAMRELAY_CLUSTER")]
+    pub cluster_name: Option<String>,
     /// The options the user gave (clap ids), which win over the config file.
     #[arg(skip)]
     given: BTreeSet<String>,
@@ -243,6 +253,11 @@ impl Args {
             };
             mqtt.ca = Some(ca.clone());
         }
+        let mut nats = file.nats.clone().unwrap_or_default();
+        nats.url = self.nats.clone().or(nats.url);
+        nats.node = self.node.clone().or(nats.node);
+        nats.cluster = self.cluster_name.clone().or(nats.cluster);
+        let nats = nats.into_config().map_err(ConfigError::Nats)?;
         let mut cameras = file.cameras()?;
         for arg in &self.cameras {
             cameras.push(CameraConfig::parse_arg(arg)?);
@@ -277,6 +292,7 @@ impl Args {
                 (Some(dir), None) => Some(mjpeg_record::RecordConfig::new(dir)),
                 (None, file) => file,
             },
+            nats,
             ..RelayConfig::default()
         })
     }

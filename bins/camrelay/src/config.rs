@@ -91,6 +91,9 @@ pub struct RelayConfig {
     pub mqtt: Option<mqtt_detections::MqttConfig>,
     /// Recording (`--record DIR` or the file's `[record]` table); `None`: nothing is recorded.
     pub record: Option<mjpeg_record::RecordConfig>,
+    /// A cluster of relays sharing each camera over NATS (`--nats URL`, `[nats]`); `None`:
+    /// this relay reads its cameras itself.
+    pub nats: Option<frame_bus::BusConfig>,
 }
 
 impl Default for RelayConfig {
@@ -116,6 +119,7 @@ impl Default for RelayConfig {
             access: relay_auth::AccessSettings::default(),
             mqtt: None,
             record: None,
+            nats: None,
         }
     }
 }
@@ -230,6 +234,8 @@ pub struct FileConfig {
     pub mqtt: Option<mqtt_detections::MqttConfig>,
     /// The `[record]` table (`dir`, `segment`, `keep`, `max_size`, ...).
     pub record: Option<mjpeg_record::RecordConfig>,
+    /// The `[nats]` table (`url`, `cluster`, `node`, ...): share cameras with other relays.
+    pub nats: Option<frame_bus::BusTable>,
     /// The cameras.
     #[serde(default)]
     pub camera: Vec<FileCamera>,

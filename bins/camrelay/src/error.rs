@@ -19,6 +19,8 @@ pub enum ConfigErrorKind {
     ReadFile,
     /// The config file is not valid TOML for the relay.
     ParseFile,
+    /// The NATS settings are wrong (see [`frame_bus::ErrorKind`]).
+    Nats(frame_bus::ErrorKind),
 }
 
 /// The command line or the config file asks for something the relay cannot do.
@@ -30,6 +32,9 @@ pub enum ConfigError {
     /// Two cameras with the same name.
     #[error("camera name {0:?} is used twice")]
     DuplicateCamera(String),
+    /// The NATS settings are wrong (a name that cannot be a subject token, a bad lease TTL).
+    #[error("nats: {0}")]
+    Nats(#[source] frame_bus::BusError),
     /// A bad setting.
     #[error("{what}: {reason}")]
     BadValue {
@@ -67,6 +72,7 @@ impl ConfigError {
             ConfigError::BadValue { .. } => ConfigErrorKind::Value,
             ConfigError::ReadFile { .. } => ConfigErrorKind::ReadFile,
             ConfigError::ParseFile { .. } => ConfigErrorKind::ParseFile,
+            ConfigError::Nats(error) => ConfigErrorKind::Nats(error.kind()),
         }
     }
 }
@@ -88,6 +94,8 @@ pub enum StartErrorKind {
     Mqtt(mqtt_detections::ErrorKind),
     /// The recordings directory could not be opened (`mjpeg-record`'s kind).
     Recording(mjpeg_record::ErrorKind),
+    /// The NATS server could not be reached (`frame-bus`'s kind).
+    Bus(frame_bus::ErrorKind),
 }
 
 /// Why [`crate::server::start`] could not start the relay.
@@ -126,6 +134,9 @@ pub enum StartError {
     /// Recording could not start.
     #[error("recording: {0}")]
     Recording(#[source] mjpeg_record::Error),
+    /// The cluster could not be joined (NATS unreachable).
+    #[error("nats: {0}")]
+    Bus(#[source] frame_bus::BusError),
 }
 
 impl StartError {
@@ -157,6 +168,7 @@ impl StartError {
             StartError::Auth(error) => StartErrorKind::Auth(error.kind()),
             StartError::Mqtt(error) => StartErrorKind::Mqtt(error.kind()),
             StartError::Recording(error) => StartErrorKind::Recording(error.kind()),
+            StartError::Bus(error) => StartErrorKind::Bus(error.kind()),
         }
     }
 
@@ -181,6 +193,9 @@ impl StartError {
                 Some("another program (another camrelay?) listens there; choose an address with --listen")
             }
             StartError::Bind { .. } => Some("choose another address with --listen"),
+            StartError::Bus(_) => {
+                Some("start nats-server with JetStream (nats-server -js), or check --nats")
+            }
             StartError::Model { .. } => {
                 Some("give an ONNX YOLO model with --model, or run without detection (--no-detect)")
             }

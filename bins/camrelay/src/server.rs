@@ -92,13 +92,21 @@ pub async fn start(mut config: RelayConfig) -> Result<RelayHandle, StartError> {
         source,
     })?;
     relay_auth::warn_if_exposed(addr, &auth);
+    let bus = match config.nats.clone() {
+        Some(nats) => Some(connect_bus(nats, &config).await?),
+        None => None,
+    };
     let shutdown = CancellationToken::new();
     let metrics = Arc::new(Metrics::default());
     let mut cameras = Vec::new();
     let mut tasks = Vec::new();
     let hub = config.hub_settings();
     for camera_config in &config.cameras {
-        let (camera, camera_tasks) = Camera::new(camera_config.spec.clone(), &hub)?;
+        let (camera, mut camera_tasks) = Camera::new(camera_config.spec.clone(), &hub)?;
+        if let Some(bus) = &bus {
+            let link = camera_cluster::BusLink::new(bus.clone(), camera.name());
+            camera_tasks = camera_tasks.clustered(Arc::new(link.map_err(ConfigError::Nats)?));
+        }
         let latency = metrics.latency_sink(camera.name());
         tasks.extend(camera_tasks.spawn(&camera, &hub, latency, &shutdown));
         cameras.push(camera);
@@ -128,7 +136,7 @@ pub async fn start(mut config: RelayConfig) -> Result<RelayHandle, StartError> {
         None => None,
     };
     let recorders = recording.as_ref().map_or_else(Vec::new, |r| r.recorders());
-    metrics.register(cameras.clone(), recorders, mqtt.clone());
+    metrics.register(cameras.clone(), recorders, mqtt.clone(), bus.clone());
     let admission = Arc::new(mjpeg_serve::Admission::new(
         config.max_viewers,
         config.max_viewers_per_camera,
@@ -147,6 +155,7 @@ pub async fn start(mut config: RelayConfig) -> Result<RelayHandle, StartError> {
             .map(|r| crate::http::replay::Replay::new(r.archive.clone(), Default::default())),
         recording,
         secure: tls.is_some(),
+        bus,
         auth,
         mqtt,
     });
@@ -175,6 +184,23 @@ pub async fn start(mut config: RelayConfig) -> Result<RelayHandle, StartError> {
         shutdown,
         tasks,
     })
+}
+
+/// Joins the cluster: every camera name must be a NATS subject token, and the server must
+/// answer now (later outages are survived).
+async fn connect_bus(
+    nats: frame_bus::BusConfig,
+    config: &RelayConfig,
+) -> Result<frame_bus::Bus, StartError> {
+    for camera in &config.cameras {
+        frame_bus::subject::check_name("camera", camera.name()).map_err(ConfigError::Nats)?;
+    }
+    let (url, node) = (nats.url.clone(), nats.node.clone());
+    let bus = frame_bus::Bus::connect(nats)
+        .await
+        .map_err(StartError::Bus)?;
+    tracing::info!(%url, %node, "joined the cluster over NATS");
+    Ok(bus)
 }
 
 async fn accept_loop(

@@ -26,6 +26,8 @@ pub struct RelayState {
     pub auth: Arc<relay_auth::TokenStore>,
     /// Whether connections are HTTPS (login cookies are then `Secure`).
     pub secure: bool,
+    /// This node's connection to the cluster (`--nats`), when clustered.
+    pub bus: Option<frame_bus::Bus>,
     /// The MQTT publisher's counters, when MQTT is configured.
     pub mqtt: Option<Arc<mqtt_detections::MqttStats>>,
     /// The synchronized live wall (`/live/sync/...`), running while someone watches it.

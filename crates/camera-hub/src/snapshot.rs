@@ -59,6 +59,20 @@ pub struct CameraSnapshot {
     pub viewer_list: Vec<ViewerView>,
     /// The detector.
     pub detector: DetectorView,
+    /// Who reads the camera when it is shared by a cluster of relays (`null`: not clustered,
+    /// or nobody watches it here).
+    pub cluster: Option<ClusterView>,
+}
+
+/// A clustered camera as this node sees it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ClusterView {
+    /// What this node reads: `camera` (it owns the camera), `bus` (the owner's frames) or
+    /// `unknown` (no owner known yet).
+    pub reads: &'static str,
+    /// The owner's node name (`null` when this node owns it or none is known; the relay fills
+    /// in its own name).
+    pub owner: Option<String>,
 }
 
 /// Upstream state.
@@ -247,6 +261,13 @@ impl Camera {
             dropped_age_total: stats.dropped_age.load(rel),
             dropped_paced_total: stats.dropped_paced.load(rel),
             evicted_total: stats.evicted.load(rel),
+            cluster: self.cluster_role.load().as_deref().map(|role| ClusterView {
+                reads: role.reads(),
+                owner: match role {
+                    crate::cluster::Role::Bus { owner } => Some(owner.clone()),
+                    _ => None,
+                },
+            }),
             keepalives: stats.keepalives.load(rel),
             placeholders: stats.placeholders.load(rel),
             viewer_list,

@@ -5,6 +5,8 @@
 pub enum ErrorKind {
     /// A cluster, node or camera name that cannot be a NATS subject token or key.
     InvalidName,
+    /// A setting out of range (`lease_ttl`, `subscription_capacity`).
+    InvalidSetting,
     /// The NATS server could not be reached (or refused us) at start.
     Connect,
     /// A subscription could not be made.
@@ -26,6 +28,14 @@ pub enum BusError {
         /// The name as given.
         name: String,
         /// Which rule it breaks.
+        why: &'static str,
+    },
+    /// See [`ErrorKind::InvalidSetting`].
+    #[error("nats {what}: {why}")]
+    InvalidSetting {
+        /// The setting.
+        what: &'static str,
+        /// What is wrong with it.
         why: &'static str,
     },
     /// See [`ErrorKind::Connect`].
@@ -67,6 +77,7 @@ impl BusError {
     pub fn kind(&self) -> ErrorKind {
         match self {
             BusError::InvalidName { .. } => ErrorKind::InvalidName,
+            BusError::InvalidSetting { .. } => ErrorKind::InvalidSetting,
             BusError::Connect { .. } => ErrorKind::Connect,
             BusError::Subscribe { .. } => ErrorKind::Subscribe,
             BusError::Malformed { .. } => ErrorKind::Malformed,

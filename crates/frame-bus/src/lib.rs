@@ -76,7 +76,7 @@ pub mod subject;
 mod subscribe;
 
 pub use bus::Bus;
-pub use config::BusConfig;
+pub use config::{default_node, BusConfig, BusTable, DEFAULT_CLUSTER};
 pub use error::{BusError, ErrorKind};
 pub use frame::{BusFrame, ReceivedFrame, FRAME_ID, NODE, SENT, SEQ, TIER, TIMESTAMP};
 pub use lease::{Lease, Ownership};

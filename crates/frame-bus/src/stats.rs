@@ -36,7 +36,7 @@ impl BusStats {
 }
 
 /// One reading of a node's bus counters (for `/api/stats` and `/metrics`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct BusSnapshot {
     /// Whether the node is connected to NATS now.
     pub connected: bool,

@@ -13,6 +13,7 @@
 //! | latency | `camrelay_frame_latency_seconds` (histogram per camera) |
 //! | recorders | `camrelay_recording_*` (frames, bytes, drops, errors, free disk, write latency) |
 //! | MQTT | `camrelay_mqtt_connected`, `_published_total`, `_dropped_total`, `_reconnects_total` |
+//! | bus (clustered) | `camrelay_bus_connected`, `_disconnects_total`, `_slow_consumer_events_total`, `_frames_published_total`, `_publish_dropped_total`, `_frames_received_total`, `_frames_lost_total`, `_malformed_total`; `camrelay_camera_owner{camera,node}` |
 //!
 //! ```
 //! use camera_hub::{Camera, CameraSpec, HubSettings, SourceSpec};
@@ -23,12 +24,13 @@
 //! let spec = CameraSpec::new("demo", SourceSpec::Demo);
 //! let (camera, _tasks) = Camera::new(spec, &HubSettings::default()).unwrap();
 //! let metrics = Metrics::default();
-//! metrics.register(vec![camera], Vec::new(), None);
+//! metrics.register(vec![camera], Vec::new(), None, None);
 //! let text = metrics.encode();
 //! assert!(text.contains("camrelay_frames_total{camera=\"demo\"} 0"));
 //! # }
 //! ```
 
+mod bus;
 mod camera;
 mod mqtt;
 mod recording;
@@ -57,7 +59,7 @@ mod tests {
             .fps_bits
             .store(12.34f64.to_bits(), Ordering::Relaxed);
         let metrics = Metrics::default();
-        metrics.register(vec![camera.clone()], Vec::new(), None);
+        metrics.register(vec![camera.clone()], Vec::new(), None, None);
         let text = metrics.encode();
         let json = serde_json::to_value(camera.snapshot()).expect("json");
         assert_eq!(json["frames"], 42);

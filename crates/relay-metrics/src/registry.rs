@@ -49,6 +49,7 @@ impl Metrics {
         cameras: Vec<Arc<Camera>>,
         recorders: Vec<Arc<Recorder>>,
         mqtt: Option<Arc<MqttStats>>,
+        bus: Option<frame_bus::Bus>,
     ) {
         let mut registry = Registry::with_prefix("camrelay");
         if !recorders.is_empty() {
@@ -59,6 +60,10 @@ impl Metrics {
             "Camera capture time (X-Timestamp) to relay receive time",
             self.latency.clone(),
         );
+        if let Some(bus) = bus {
+            let cameras = cameras.clone();
+            registry.register_collector(Box::new(crate::bus::BusCollector { bus, cameras }));
+        }
         registry.register_collector(Box::new(CameraCollector { cameras }));
         if let Some(stats) = mqtt {
             registry.register_collector(Box::new(MqttCollector(stats)));

@@ -21,6 +21,20 @@ pub struct RelayStats {
     pub cameras: Vec<CameraStats>,
     /// The MQTT publisher (`null` when MQTT is not configured).
     pub mqtt: Option<mqtt_detections::StatsSnapshot>,
+    /// The cluster bus (`null` when the relay is not clustered).
+    pub bus: Option<BusStats>,
+}
+
+/// This node's part in a cluster.
+#[derive(Debug, Serialize)]
+pub struct BusStats {
+    /// This node's name.
+    pub node: String,
+    /// The cluster's name.
+    pub cluster: String,
+    /// The bus counters.
+    #[serde(flatten)]
+    pub counters: frame_bus::BusSnapshot,
 }
 
 /// One camera: its counters and, when it is recorded, its recorder.
@@ -42,15 +56,28 @@ pub fn relay_stats(state: &RelayState) -> RelayStats {
         cameras: state
             .cameras
             .iter()
-            .map(|c| CameraStats {
-                camera: c.snapshot(),
-                recording: state.recording.as_ref().and_then(|r| r.stats(c.name())),
+            .map(|c| {
+                let mut camera = c.snapshot();
+                if let (Some(cluster), Some(bus)) = (camera.cluster.as_mut(), &state.bus) {
+                    if cluster.reads == "camera" {
+                        cluster.owner = Some(bus.node().to_owned());
+                    }
+                }
+                CameraStats {
+                    camera,
+                    recording: state.recording.as_ref().and_then(|r| r.stats(c.name())),
+                }
             })
             .collect(),
         mqtt: state
             .mqtt
             .as_deref()
             .map(mqtt_detections::MqttStats::snapshot),
+        bus: state.bus.as_ref().map(|bus| BusStats {
+            node: bus.node().to_owned(),
+            cluster: bus.config().cluster.clone(),
+            counters: bus.stats(),
+        }),
     }
 }
 
