@@ -11,8 +11,9 @@ use bytes::Bytes;
 use crate::codec::{decode, encode, shrink, Channels};
 use crate::{Ladder, Tier};
 
-/// A frame the producer can make tiers of (say `Arc<mjpeg_serve::Frame<M>>`).
-pub trait TierFrame: Clone + Send + Sync + 'static {
+/// A frame the producer can make tiers of (say `mjpeg_serve::Frame<M>`; broadcasts carry
+/// `Arc`s of it, which are `TierFrame`s too).
+pub trait TierFrame: Send + Sync + 'static {
     /// The JPEG.
     fn jpeg(&self) -> &[u8];
     /// Whether the frame is a camera picture to re-encode; other frames (a "camera offline"
@@ -22,7 +23,23 @@ pub trait TierFrame: Clone + Send + Sync + 'static {
     }
     /// The copy of this frame for `tier`, with `jpeg` as its picture: **the same frame id and
     /// timestamp**, so that viewers on different tiers see the same moment.
-    fn for_tier(&self, tier: Tier, jpeg: Bytes) -> Self;
+    fn for_tier(&self, tier: Tier, jpeg: Bytes) -> Self
+    where
+        Self: Sized;
+}
+
+impl<T: TierFrame> TierFrame for Arc<T> {
+    fn jpeg(&self) -> &[u8] {
+        self.as_ref().jpeg()
+    }
+
+    fn is_picture(&self) -> bool {
+        self.as_ref().is_picture()
+    }
+
+    fn for_tier(&self, tier: Tier, jpeg: Bytes) -> Self {
+        Arc::new(self.as_ref().for_tier(tier, jpeg))
+    }
 }
 
 /// The counters of one tier.
@@ -83,7 +100,7 @@ pub struct Tiers<F> {
     task: tokio::task::JoinHandle<()>,
 }
 
-impl<F: TierFrame> Tiers<F> {
+impl<F: TierFrame + Clone> Tiers<F> {
     /// Starts the producer of `original`'s tiers, made by `ladder`; tier viewers subscribed
     /// with `subscribe()` get queues of `config`. Needs a tokio runtime (the encoding runs on
     /// its blocking threads).
@@ -182,7 +199,7 @@ impl<F> std::fmt::Debug for Tiers<F> {
 /// How often an idle producer checks whether the camera's broadcast ended.
 const IDLE_CHECK: Duration = Duration::from_secs(1);
 
-async fn produce<F: TierFrame>(
+async fn produce<F: TierFrame + Clone>(
     original: Handle<F>,
     publishers: [Publisher<F>; 3],
     ladder: Ladder,
@@ -256,7 +273,7 @@ async fn produce<F: TierFrame>(
 }
 
 /// Decodes `frame` once and makes each active tier's JPEG.
-fn encode_tiers<F: TierFrame>(
+fn encode_tiers<F: TierFrame + Clone>(
     frame: &F,
     active: &[(usize, Tier)],
     ladder: &Ladder,
