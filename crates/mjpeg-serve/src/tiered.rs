@@ -258,6 +258,7 @@ impl<M: Clone + Send + Sync + 'static> TieredViewer<M> {
             return;
         };
         let decision = chooser.observe(sample, &demand);
+        tracing::trace!(?queues, ?decision, widest = chooser.widest_window(), skips = self.rate_skips, estimate = ?chooser.estimate(), "quality sample");
         self.cap = decision.min_interval;
         self.switch(decision.tier);
     }

@@ -256,6 +256,12 @@ impl Chooser {
         self.switches
     }
 
+    /// The widest receive window the viewer advertised recently: its buffer with nothing
+    /// unread (so `widest_window() - peer_window` is what waits unread).
+    pub fn widest_window(&self) -> u64 {
+        self.widest
+    }
+
     /// The goodput estimate, bytes/s (the smaller of the two averages), once there is one.
     pub fn estimate(&self) -> Option<f64> {
         match (self.fast.value, self.slow.value) {
