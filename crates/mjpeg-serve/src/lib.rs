@@ -69,5 +69,5 @@ pub use frame::{writer, Frame, FrameState, SharedFrame, BOUNDARY};
 pub use pacing::{PacedViewer, Pacer};
 pub use quality_tiers;
 pub use source::FrameSource;
-pub use tiered::{CameraTiers, TieredViewer, SAMPLE_EVERY};
+pub use tiered::{CameraTiers, TierWatch, TieredViewer, SAMPLE_EVERY};
 pub use viewer::{Admission, Refused, Viewer, ViewerCounters};

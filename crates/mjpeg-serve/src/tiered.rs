@@ -2,6 +2,7 @@
 //! viewer from its link (`auto`), switching between frames; `maxfps=` and the slow-application
 //! cap skip frames to keep a minimum interval.
 
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -19,6 +20,18 @@ pub const SAMPLE_EVERY: Duration = Duration::from_millis(200);
 /// Frame rate assumed until the viewer has measured its camera's.
 const DEFAULT_FPS: f64 = 25.0;
 
+/// The current tier of a [`TieredViewer`], readable from elsewhere (a viewer list) while the
+/// viewer's body owns it.
+#[derive(Debug, Clone, Default)]
+pub struct TierWatch(Arc<AtomicU8>);
+
+impl TierWatch {
+    /// The tier the viewer is on now.
+    pub fn get(&self) -> Tier {
+        Tier::ALL[usize::from(self.0.load(Ordering::Relaxed)).min(Tier::ALL.len() - 1)]
+    }
+}
+
 /// A camera's tiers, as a relay keeps them: one per camera, shared by its viewers.
 pub type CameraTiers<M> = Tiers<SharedFrame<M>>;
 
@@ -30,6 +43,7 @@ pub struct TieredViewer<M = ()> {
     tiers: Arc<CameraTiers<M>>,
     viewer: PacedViewer<M>,
     tier: Tier,
+    watch: TierWatch,
     pins: Pins,
     chooser: Option<Chooser>,
     probe: Option<Box<dyn QueueProbe>>,
@@ -66,6 +80,7 @@ impl<M: Clone + Send + Sync + 'static> TieredViewer<M> {
             tiers,
             viewer,
             tier: Tier::Original,
+            watch: TierWatch::default(),
             pins,
             chooser: None,
             probe,
@@ -113,6 +128,11 @@ impl<M: Clone + Send + Sync + 'static> TieredViewer<M> {
     /// The tier the viewer is on now.
     pub fn tier(&self) -> Tier {
         self.tier
+    }
+
+    /// A handle that reads this viewer's current tier from elsewhere.
+    pub fn watch(&self) -> TierWatch {
+        self.watch.clone()
     }
 
     /// Tier switches so far (the pin's first move included).
@@ -191,6 +211,7 @@ impl<M: Clone + Send + Sync + 'static> TieredViewer<M> {
         let handle = self.tiers.handle(to).clone();
         self.viewer.switch_to(&handle);
         self.tier = to;
+        self.watch.0.store(to.index() as u8, Ordering::Relaxed);
         self.switches += 1;
     }
 
