@@ -12,6 +12,8 @@ use hyper::body::{Body, Frame, SizeHint};
 
 use crate::frame::writer;
 use crate::pacing::PacedViewer;
+use crate::source::FrameSource;
+use crate::tiered::TieredViewer;
 
 /// A body chunk: three shared buffers written with one `writev`.
 pub type FrameBuf = Chain<Chain<Bytes, Bytes>, Bytes>;
@@ -29,18 +31,43 @@ pub fn content_type() -> &'static str {
 /// A viewer's multipart stream: the opening delimiter, then per frame its shared part head,
 /// the shared JPEG and the closing delimiter (sent right after the JPEG, so a browser shows the
 /// frame at once instead of waiting for the next part: crbug 527446). Ends with the broadcast.
-pub struct MjpegBody<M = ()> {
-    viewer: PacedViewer<M>,
+///
+/// `S` is where the frames come from: one broadcast ([`PacedViewer`], the default) or a
+/// camera's quality tiers ([`TieredViewer`]); either way each part head is the frame's own,
+/// built once (tier frames' heads say their `X-Quality`).
+pub struct MjpegBody<M = (), S = PacedViewer<M>> {
+    viewer: S,
     started: bool,
+    _frames: std::marker::PhantomData<fn() -> M>,
 }
 
 impl<M> MjpegBody<M> {
     /// The stream of `viewer`.
     pub fn new(viewer: PacedViewer<M>) -> Self {
+        Self::from_source(viewer)
+    }
+}
+
+impl<M: Clone + Send + Sync + 'static> MjpegBody<M, TieredViewer<M>> {
+    /// The stream of a viewer on its camera's quality tiers.
+    pub fn tiered(viewer: TieredViewer<M>) -> Self {
+        Self::from_source(viewer)
+    }
+}
+
+impl<M, S: FrameSource<M>> MjpegBody<M, S> {
+    /// The stream of any frame source.
+    pub fn from_source(viewer: S) -> Self {
         MjpegBody {
             viewer,
             started: false,
+            _frames: std::marker::PhantomData,
         }
+    }
+
+    /// The frame source.
+    pub fn source(&self) -> &S {
+        &self.viewer
     }
 
     /// The next chunk (`None` once the broadcast ended).
@@ -49,7 +76,7 @@ impl<M> MjpegBody<M> {
             self.started = true;
             return Poll::Ready(Some(one(writer().preamble())));
         }
-        self.viewer.poll_frame(cx).map(|frame| {
+        self.viewer.poll_next_frame(cx).map(|frame| {
             frame.map(|f| {
                 f.head
                     .clone()
@@ -60,7 +87,7 @@ impl<M> MjpegBody<M> {
     }
 }
 
-impl<M> Body for MjpegBody<M> {
+impl<M, S: FrameSource<M> + Unpin> Body for MjpegBody<M, S> {
     type Data = FrameBuf;
     type Error = Infallible;
 

@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use mjpeg_codec::{MultipartWriter, PartHead, Timestamp};
+use quality_tiers::{Tier, TierFrame};
 
 /// The boundary of every multipart stream served with [`writer`].
 pub const BOUNDARY: &str = "camrelayframe";
@@ -62,12 +63,28 @@ pub struct Frame<M = ()> {
 }
 
 impl<M> Frame<M> {
-    /// Builds a frame and its part head.
+    /// Builds a frame of the camera's own bytes and its part head (which says
+    /// `X-Quality: original`).
     pub fn new(id: u64, jpeg: Bytes, camera_time: Timestamp, state: FrameState, meta: M) -> Self {
+        Self::with_quality(id, jpeg, camera_time, state, meta, Tier::Original)
+    }
+
+    /// Builds a frame of quality `tier` and its part head (`X-Quality: <tier>`).
+    pub fn with_quality(
+        id: u64,
+        jpeg: Bytes,
+        camera_time: Timestamp,
+        state: FrameState,
+        meta: M,
+        tier: Tier,
+    ) -> Self {
         let (width, height) = mjpeg_codec::jpeg::dimensions(&jpeg).unwrap_or((0, 0));
+        let quality = ("X-Quality", tier.as_str());
+        let with_quality = [quality];
+        let offline = [("X-Camera-State", "offline"), quality];
         let extra: &[(&str, &str)] = match state {
-            FrameState::Live => &[],
-            FrameState::Offline => &[("X-Camera-State", "offline")],
+            FrameState::Live => &with_quality,
+            FrameState::Offline => &offline,
         };
         let head = writer().part_head(&PartHead {
             content_length: jpeg.len(),
@@ -110,6 +127,32 @@ impl<M> Frame<M> {
 /// A shared frame, as it travels through a broadcast.
 pub type SharedFrame<M = ()> = Arc<Frame<M>>;
 
+/// Tiers of a camera's frames (`quality_tiers::Tiers<SharedFrame<M>>`) are frames of the same
+/// id, timestamp, state and metadata, with their own JPEG and part head.
+impl<M: Clone + Send + Sync + 'static> TierFrame for Frame<M> {
+    fn jpeg(&self) -> &[u8] {
+        &self.jpeg
+    }
+
+    fn is_picture(&self) -> bool {
+        self.state == FrameState::Live
+    }
+
+    fn for_tier(&self, tier: Tier, jpeg: Bytes) -> Self {
+        let mut frame = Frame::with_quality(
+            self.id,
+            jpeg,
+            self.camera_time,
+            self.state,
+            self.meta.clone(),
+            tier,
+        );
+        // Age from the camera's frame, not from the encode.
+        frame.published_at = self.published_at;
+        frame
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,7 +164,13 @@ mod tests {
         let head = std::str::from_utf8(&live.head).expect("ASCII head");
         assert!(head.contains("Content-Length: 4\r\n"), "{head}");
         assert!(head.contains("X-Frame-Id: 7\r\n"), "{head}");
+        assert!(head.contains("X-Quality: original\r\n"), "{head}");
         assert!(!head.contains("offline"));
+        let medium = live.for_tier(Tier::Medium, Bytes::from_static(b"\xFF\xD8\xFF\xD9"));
+        let tier_head = std::str::from_utf8(&medium.head).expect("ASCII head");
+        assert!(tier_head.contains("X-Frame-Id: 7\r\n"), "{tier_head}");
+        assert!(tier_head.contains("X-Quality: medium\r\n"), "{tier_head}");
+        assert_eq!(medium.camera_time, live.camera_time);
         let card = Frame::new(8, jpeg, Timestamp::now(), FrameState::Offline, ());
         assert!(std::str::from_utf8(&card.head)
             .expect("ASCII head")

@@ -14,6 +14,10 @@
 //!   delimiter`, three shared `Bytes` that hyper writes with one `writev`.
 //! - [`ws::serve`]: a WebSocket viewer on an upgraded connection; per frame one `writev` of
 //!   `[text header, text, binary header, JPEG]`.
+//! - [`TieredViewer`]: a viewer on its camera's quality tiers ([`CameraTiers`], from the
+//!   `quality-tiers` crate, re-exported as [`quality_tiers`]): pinned or chosen from its link,
+//!   switching between frames; served by [`MjpegBody::tiered`] and [`ws::serve_tiered`]. Every
+//!   part head says `X-Quality`.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -54,6 +58,8 @@ mod body;
 mod error;
 mod frame;
 pub mod pacing;
+mod source;
+mod tiered;
 mod viewer;
 pub mod ws;
 
@@ -61,4 +67,7 @@ pub use body::{content_type, one, FrameBuf, MjpegBody};
 pub use error::{Error, ErrorKind};
 pub use frame::{writer, Frame, FrameState, SharedFrame, BOUNDARY};
 pub use pacing::{PacedViewer, Pacer};
+pub use quality_tiers;
+pub use source::FrameSource;
+pub use tiered::{CameraTiers, TierWatch, TieredViewer, SAMPLE_EVERY};
 pub use viewer::{Admission, Refused, Viewer, ViewerCounters};

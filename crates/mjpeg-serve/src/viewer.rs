@@ -118,7 +118,20 @@ impl<M> Viewer<M> {
         })
     }
 
-    /// Frames dropped for this viewer so far because its queue was full.
+    /// Moves the viewer to another broadcast (another quality tier of its camera) between two
+    /// frames: it is subscribed there and unsubscribed here; frames dropped here are counted
+    /// now. Admission and group counts do not change.
+    pub fn switch_to(&mut self, broadcast: &Handle<SharedFrame<M>>) {
+        let left = std::mem::replace(&mut self.subscriber, broadcast.subscribe());
+        let stats = left.stats();
+        if stats.dropped > 0 {
+            self.counters.dropped_queue(stats.dropped);
+        }
+        self.seen_dropped = 0;
+    }
+
+    /// Frames dropped for this viewer so far (on its current broadcast) because its queue was
+    /// full.
     pub fn dropped(&self) -> u64 {
         self.subscriber.dropped()
     }

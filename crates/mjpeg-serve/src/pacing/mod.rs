@@ -74,6 +74,8 @@ pub struct SocketQueues {
     pub delivery_rate: u64,
     /// Total time the peer's window held the sender back, in µs (`tcpi_rwnd_limited`).
     pub window_limited_us: u64,
+    /// Bytes the peer acknowledged so far (`tcpi_bytes_acked`).
+    pub bytes_acked: u64,
 }
 
 /// Where a pacer reads a connection's queues: `TCP_INFO` ([`TcpInfo`]), or a test's values.

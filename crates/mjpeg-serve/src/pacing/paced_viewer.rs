@@ -16,6 +16,8 @@ pub struct PacedViewer<M = ()> {
     ended: bool,
     /// The viewer's drop count when last looked at: when it grows, the viewer fell behind.
     seen_dropped: u64,
+    /// Frames skipped while paced (replaced by a newer one before the link drained).
+    paced_skips: u64,
 }
 
 impl<M> PacedViewer<M> {
@@ -28,6 +30,7 @@ impl<M> PacedViewer<M> {
             held: None,
             ended: false,
             seen_dropped,
+            paced_skips: 0,
         }
     }
 
@@ -56,6 +59,7 @@ impl<M> PacedViewer<M> {
             }
         }
         self.viewer.count_paced(replaced);
+        self.paced_skips += replaced;
         self.note_drops();
         let Some(pacer) = self.pacer.as_mut() else {
             return Poll::Pending;
@@ -91,6 +95,19 @@ impl<M> PacedViewer<M> {
     /// The viewer paced.
     pub fn viewer(&self) -> &Viewer<M> {
         &self.viewer
+    }
+
+    /// Frames skipped so far because the viewer was paced.
+    pub fn paced_skips(&self) -> u64 {
+        self.paced_skips
+    }
+
+    /// Moves the viewer to another broadcast between two frames (see [`Viewer::switch_to`]);
+    /// a frame held back for the link is let go.
+    pub fn switch_to(&mut self, broadcast: &broadcast_core::Handle<SharedFrame<M>>) {
+        self.held = None;
+        self.viewer.switch_to(broadcast);
+        self.seen_dropped = self.viewer.dropped();
     }
 
     fn note_drops(&mut self) {

@@ -51,6 +51,7 @@ pub fn socket_queues(fd: RawFd) -> io::Result<SocketQueues> {
         network_queue: in_flight.saturating_sub(path_holds + 2 * u64::from(info.tcpi_snd_mss)),
         delivery_rate: info.tcpi_delivery_rate,
         window_limited_us: info.tcpi_rwnd_limited,
+        bytes_acked: info.tcpi_bytes_acked,
     })
 }
 

@@ -21,7 +21,10 @@ use tokio::time::Instant;
 use crate::error::{Error, ErrorKind};
 use crate::frame::Frame;
 use crate::pacing::PacedViewer;
+use crate::source::FrameSource;
+use crate::tiered::TieredViewer;
 use codec::{close_code, close_payload, Header, OpCode};
+use quality_tiers::Tier;
 
 /// Settings of a WebSocket viewer.
 #[derive(Debug, Clone)]
@@ -58,13 +61,42 @@ enum Event<M> {
 /// sent before each frame's JPEG (empty: none). A viewer evicted for the write timeout is
 /// counted on its [`ViewerCounters`](crate::ViewerCounters).
 pub async fn serve<S, M>(
-    mut io: S,
-    mut viewer: PacedViewer<M>,
+    io: S,
+    viewer: PacedViewer<M>,
     mut text: impl FnMut(&Frame<M>) -> Bytes,
     config: &WsConfig,
 ) -> Result<(), Error>
 where
     S: AsyncRead + AsyncWrite + Unpin,
+{
+    serve_source(io, viewer, |frame, _| text(frame), config).await
+}
+
+/// [`serve`] for a viewer on its camera's quality tiers: `text` also gets the tier each frame
+/// is sent at, to say it in the text message (as `X-Quality` says it in an MJPEG part head).
+pub async fn serve_tiered<S, M>(
+    io: S,
+    viewer: TieredViewer<M>,
+    text: impl FnMut(&Frame<M>, Tier) -> Bytes,
+    config: &WsConfig,
+) -> Result<(), Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    M: Clone + Send + Sync + 'static,
+{
+    serve_source(io, viewer, text, config).await
+}
+
+/// [`serve`] for any frame source; `text` gets each frame and the tier it is sent at.
+pub async fn serve_source<S, M, V>(
+    mut io: S,
+    mut viewer: V,
+    mut text: impl FnMut(&Frame<M>, Tier) -> Bytes,
+    config: &WsConfig,
+) -> Result<(), Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    V: FrameSource<M>,
 {
     let mut incoming = BytesMut::with_capacity(256);
     let mut ping = tokio::time::interval(config.ping_every);
@@ -72,14 +104,14 @@ where
     let mut last_heard = Instant::now();
     let (code, reason, error) = loop {
         let event = tokio::select! {
-            frame = viewer.next_frame() => Event::Frame(frame),
+            frame = std::future::poll_fn(|cx| viewer.poll_next_frame(cx)) => Event::Frame(frame),
             read = io.read_buf(&mut incoming) => Event::Read(read),
             _ = ping.tick() => Event::Ping,
         };
         match event {
             Event::Frame(None) => break (close_code::AWAY, "relay shutting down", None),
             Event::Frame(Some(frame)) => {
-                let meta = text(&frame);
+                let meta = text(&frame, viewer.tier());
                 let meta_header = Header::new(OpCode::Text, meta.len());
                 let jpeg_header = Header::new(OpCode::Binary, frame.jpeg.len());
                 let parts: [&[u8]; 4] = if meta.is_empty() {
@@ -95,7 +127,7 @@ where
                 let written = write_all(&mut io, &parts, config.write_timeout).await;
                 if let Err(error) = written {
                     if error.kind() == ErrorKind::WriteTimeout {
-                        viewer.viewer().counters().evicted();
+                        viewer.counters().evicted();
                     }
                     return Err(error);
                 }

@@ -144,3 +144,64 @@ async fn a_viewer_that_reads_nothing_is_evicted_and_counted() {
     assert_eq!(ended.map_err(|e| e.kind()), Err(ErrorKind::WriteTimeout));
     assert_eq!(tally.evicted.load(Ordering::Relaxed), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tiered_viewer_gets_its_tier_in_the_text_and_the_tier_jpeg() {
+    use quality_tiers::{ChooserConfig, Ladder, Pins, QualityChoice};
+    const VGA: &[u8] = include_bytes!("../../../quality-tiers/testdata/vga-640x480.jpg");
+    let camera = publisher(4);
+    let tiers = Arc::new(crate::CameraTiers::spawn(
+        camera.handle(),
+        Ladder::default(),
+        broadcast_core::Config::default(),
+    ));
+    let tally = Arc::new(Tally::default());
+    let pins = Pins {
+        quality: QualityChoice::Fixed(Tier::Medium),
+        max_fps: None,
+    };
+    let viewer = crate::TieredViewer::new(
+        tiers.clone(),
+        PacedViewer::new(admit(&camera, &tally), None),
+        pins,
+        None,
+        ChooserConfig::default(),
+    );
+    let (mut client, server) = tokio::io::duplex(1 << 20);
+    let text =
+        |f: &Frame, tier: Tier| Bytes::from(format!("{{\"id\":{},\"quality\":\"{tier}\"}}", f.id));
+    let task =
+        tokio::spawn(async move { serve_tiered(server, viewer, text, &WsConfig::default()).await });
+    let publishing = tokio::spawn(async move {
+        for id in 0.. {
+            let jpeg = Bytes::from_static(VGA);
+            let now = mjpeg_codec::Timestamp::now();
+            camera.publish(Arc::new(Frame::new(
+                id,
+                jpeg,
+                now,
+                crate::FrameState::Live,
+                (),
+            )));
+            tokio::time::sleep(Duration::from_millis(40)).await;
+        }
+    });
+    let mut last = None;
+    for _ in 0..3 {
+        let (opcode, text) = read_frame(&mut client).await;
+        assert_eq!(opcode, 0x1);
+        let text = String::from_utf8(text).expect("UTF-8");
+        assert!(text.ends_with(",\"quality\":\"medium\"}"), "{text}");
+        let id: u64 = text[6..text.find(',').expect("a comma")]
+            .parse()
+            .expect("an id");
+        assert!(last.is_none_or(|last| id > last), "ids increase");
+        last = Some(id);
+        let (opcode, jpeg) = read_frame(&mut client).await;
+        assert_eq!(opcode, 0x2);
+        let picture = quality_tiers::decode(&jpeg, quality_tiers::Channels::Rgb).expect("a JPEG");
+        assert_eq!((picture.width, picture.height), (320, 240));
+    }
+    publishing.abort();
+    task.abort();
+}

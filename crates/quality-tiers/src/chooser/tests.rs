@@ -1,0 +1,288 @@
+//! The chooser against a simulated viewer: a camera at 25 fps of 48 KB, a link of some rate,
+//! a receive buffer, and an application that reads bytes at a rate or one frame a second.
+
+use std::collections::VecDeque;
+
+use super::*;
+use crate::Ladder;
+
+const FPS: f64 = 25.0;
+const ORIGINAL: f64 = 48_000.0;
+const STEP: Duration = Duration::from_millis(10);
+const SAMPLE_EVERY: u32 = 20; // 200 ms
+const LOWAT: f64 = 16_384.0;
+
+enum Reader {
+    /// Reads up to this many bytes a second.
+    Bytes(f64),
+    /// Reads one whole frame every this long.
+    Frames(Duration),
+}
+
+struct Sim {
+    link_rate: f64,
+    /// The delivery rate the kernel reports; `None`: the link rate.
+    reported_rate: Option<f64>,
+    rcvbuf: f64,
+    reader: Reader,
+    chooser: Chooser,
+    decision: Decision,
+    demand: Demand,
+    now: Instant,
+    steps: u64,
+    notsent: f64,
+    unread: f64,
+    acked: f64,
+    read: f64,
+    drops: u64,
+    last_sent: Option<Instant>,
+    last_read: Instant,
+    /// Frames sent: where each ends in the byte stream, and when it was sent.
+    in_flight: VecDeque<(f64, Instant)>,
+    sent_bytes: f64,
+    /// Ages of the frames the application finished reading, with when.
+    ages: Vec<(Instant, Duration)>,
+    switch_times: Vec<Instant>,
+}
+
+impl Sim {
+    fn new(link_rate: f64, rcvbuf: f64, reader: Reader) -> Sim {
+        let now = Instant::now();
+        let ladder = Ladder::default();
+        let demand = Demand::from_shares(
+            ORIGINAL,
+            FPS,
+            |t| ladder.nominal_share(t),
+            |t| ladder.every(t),
+        );
+        let mut chooser = Chooser::new(ChooserConfig::default(), Tier::Original, now);
+        // The first look, as the viewer connects: its whole window open.
+        chooser.observe(
+            LinkSample {
+                at: now,
+                bytes_acked: 0,
+                notsent: 0,
+                peer_window: rcvbuf as u64,
+                delivery_rate: 0,
+                queue_drops: 0,
+                paced_skips: 0,
+            },
+            &demand,
+        );
+        Sim {
+            link_rate,
+            reported_rate: None,
+            rcvbuf,
+            reader,
+            decision: Decision {
+                tier: Tier::Original,
+                min_interval: None,
+                switched_from: None,
+            },
+            chooser,
+            demand,
+            now,
+            steps: 0,
+            notsent: 0.0,
+            unread: 0.0,
+            acked: 0.0,
+            read: 0.0,
+            drops: 0,
+            last_sent: None,
+            last_read: now,
+            in_flight: VecDeque::new(),
+            sent_bytes: 0.0,
+            ages: Vec::new(),
+            switch_times: Vec::new(),
+        }
+    }
+
+    fn step(&mut self) {
+        self.steps += 1;
+        self.now += STEP;
+        let dt = STEP.as_secs_f64();
+        // The camera: a frame every 40 ms (every other one on the low tier).
+        if self.steps.is_multiple_of(4) {
+            let frame_no = self.steps / 4;
+            let tier = self.decision.tier;
+            let every = if tier == Tier::Low { 2 } else { 1 };
+            let capped = match (self.decision.min_interval, self.last_sent) {
+                (Some(min), Some(last)) => self.now.duration_since(last) < min,
+                _ => false,
+            };
+            if frame_no.is_multiple_of(every) && !capped {
+                if self.notsent > LOWAT {
+                    self.drops += 1;
+                } else {
+                    let bytes = self.demand.frame_bytes[tier.index()];
+                    self.notsent += bytes;
+                    self.sent_bytes += bytes;
+                    self.in_flight.push_back((self.sent_bytes, self.now));
+                    self.last_sent = Some(self.now);
+                }
+            }
+        }
+        // The link.
+        let room = (self.rcvbuf - self.unread).max(0.0);
+        let moved = self.notsent.min(self.link_rate * dt).min(room);
+        self.notsent -= moved;
+        self.unread += moved;
+        self.acked += moved;
+        // The application.
+        let took = match self.reader {
+            Reader::Bytes(rate) => self.unread.min(rate * dt),
+            Reader::Frames(every) => {
+                if self.now.duration_since(self.last_read) >= every {
+                    match self.in_flight.front() {
+                        Some(&(end, _)) if end <= self.acked => {
+                            self.last_read = self.now;
+                            end - self.read
+                        }
+                        _ => 0.0,
+                    }
+                } else {
+                    0.0
+                }
+            }
+        };
+        self.unread -= took;
+        self.read += took;
+        while let Some(&(end, sent)) = self.in_flight.front() {
+            if end > self.read + 0.5 {
+                break;
+            }
+            self.ages.push((self.now, self.now.duration_since(sent)));
+            self.in_flight.pop_front();
+        }
+        if self.steps.is_multiple_of(u64::from(SAMPLE_EVERY)) {
+            let sample = LinkSample {
+                at: self.now,
+                bytes_acked: self.acked as u64,
+                notsent: self.notsent as u64,
+                peer_window: (self.rcvbuf - self.unread) as u64,
+                delivery_rate: self.reported_rate.unwrap_or(self.link_rate) as u64,
+                queue_drops: self.drops,
+                paced_skips: 0,
+            };
+            self.decision = self.chooser.observe(sample, &self.demand);
+            if self.decision.switched_from.is_some() {
+                self.switch_times.push(self.now);
+            }
+        }
+    }
+
+    fn run(&mut self, time: Duration) {
+        for _ in 0..(time.as_millis() / STEP.as_millis()) {
+            self.step();
+        }
+    }
+
+    /// Runs until `done` holds (checked at samples), at most `limit`; returns the time taken.
+    fn run_until(&mut self, limit: Duration, done: impl Fn(&Sim) -> bool) -> Option<Duration> {
+        let start = self.now;
+        while self.now.duration_since(start) < limit {
+            self.step();
+            if done(self) {
+                return Some(self.now.duration_since(start));
+            }
+        }
+        None
+    }
+
+    fn fits(&self, rate: f64) -> bool {
+        self.demand.bytes_per_second[self.decision.tier.index()] <= rate
+    }
+
+    fn switches_between(&self, from: Duration, to: Duration, start: Instant) -> usize {
+        self.switch_times
+            .iter()
+            .filter(|&&t| t >= start + from && t < start + to)
+            .count()
+    }
+}
+
+const MB: f64 = 1_000_000.0;
+const KB: f64 = 1_000.0;
+
+#[test]
+fn a_link_drop_goes_down_within_2_s_and_recovery_returns_to_original_within_15_s() {
+    let mut sim = Sim::new(2.0 * MB, 256.0 * 1024.0, Reader::Bytes(1e12));
+    sim.run(Duration::from_secs(20));
+    assert_eq!(
+        (sim.decision.tier, sim.chooser.switches()),
+        (Tier::Original, 0)
+    );
+    sim.link_rate = 400.0 * KB;
+    let down = sim.run_until(Duration::from_secs(10), |s| s.fits(400.0 * KB));
+    let down = down.expect("on a fitting tier");
+    assert!(down <= Duration::from_secs(2), "took {down:?}");
+    assert_ne!(sim.decision.tier, Tier::Original);
+    sim.run(Duration::from_secs(30));
+    assert!(sim.fits(400.0 * KB), "still fits: {:?}", sim.decision);
+    sim.link_rate = 2.0 * MB;
+    let up = sim.run_until(Duration::from_secs(30), |s| {
+        s.decision.tier == Tier::Original
+    });
+    let up = up.expect("back on original");
+    assert!(up <= Duration::from_secs(15), "took {up:?}");
+}
+
+#[test]
+fn a_steady_link_switches_at_most_once_a_minute() {
+    // A real 400 KB/s link (the kernel's delivery rate says so): one switch, then none.
+    let mut sim = Sim::new(400.0 * KB, 256.0 * 1024.0, Reader::Bytes(1e12));
+    let start = sim.now;
+    sim.run(Duration::from_secs(600));
+    assert_eq!(sim.chooser.switches(), 1, "{:?}", sim.switch_times);
+    assert!(sim.fits(400.0 * KB));
+    // A reader limited to 400 KB/s on loopback (the delivery rate says 1 GB/s): blind probes
+    // back off to one every two minutes, one up and one down each.
+    let mut sim = Sim::new(1e9, 256.0 * 1024.0, Reader::Bytes(400.0 * KB));
+    sim.reported_rate = Some(1e9);
+    let start2 = sim.now;
+    sim.run(Duration::from_secs(600));
+    let late = sim.switches_between(Duration::from_secs(120), Duration::from_secs(600), start2);
+    assert!(
+        late <= 8,
+        "{late} switches in 8 minutes: {:?}",
+        sim.switch_times
+    );
+    assert!(sim.fits(400.0 * KB), "{:?}", sim.decision);
+    let _ = start;
+}
+
+#[test]
+fn a_thin_reader_gets_more_frames_on_auto() {
+    let mut sim = Sim::new(1e9, 256.0 * 1024.0, Reader::Bytes(400.0 * KB));
+    sim.reported_rate = Some(1e9);
+    sim.run(Duration::from_secs(30));
+    let since = sim.now - Duration::from_secs(10);
+    let recent: Vec<Duration> = sim
+        .ages
+        .iter()
+        .filter(|(at, _)| *at >= since)
+        .map(|(_, age)| *age)
+        .collect();
+    assert!(recent.len() >= 200, "{} frames in 10 s", recent.len());
+    let worst = recent.iter().max().copied().unwrap_or_default();
+    assert!(worst <= Duration::from_millis(500), "worst age {worst:?}");
+}
+
+#[test]
+fn an_application_reading_one_frame_a_second_is_capped_and_gets_fresh_frames() {
+    let mut sim = Sim::new(1e9, 4.0 * MB, Reader::Frames(Duration::from_secs(1)));
+    sim.reported_rate = Some(1e9);
+    sim.run(Duration::from_secs(60));
+    let cap = sim.decision.min_interval.expect("capped");
+    assert!(cap >= Duration::from_millis(500), "cap {cap:?}");
+    let since = sim.now - Duration::from_secs(30);
+    let recent: Vec<Duration> = sim
+        .ages
+        .iter()
+        .filter(|(at, _)| *at >= since)
+        .map(|(_, age)| *age)
+        .collect();
+    assert!(recent.len() >= 20, "{} frames in 30 s", recent.len());
+    let worst = recent.iter().max().copied().unwrap_or_default();
+    assert!(worst <= Duration::from_millis(1500), "worst age {worst:?}");
+}
