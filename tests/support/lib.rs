@@ -71,6 +71,8 @@ pub struct Received {
     pub timestamp: Option<Timestamp>,
     /// `X-Camera-State` (`offline` for placeholders).
     pub camera_state: Option<String>,
+    /// `X-Quality` (the tier the part was sent at).
+    pub quality: Option<String>,
     /// The JPEG.
     pub jpeg: Bytes,
     /// When the part was complete.
@@ -116,6 +118,7 @@ impl MjpegViewer {
                             .unwrap_or(u64::MAX),
                         timestamp: part.timestamp(),
                         camera_state: headers.get("x-camera-state").map(str::to_owned),
+                        quality: headers.get("x-quality").map(str::to_owned),
                         at: Instant::now(),
                         jpeg: part.into_body(),
                     });

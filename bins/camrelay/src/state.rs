@@ -73,6 +73,13 @@ impl ConnInfo {
         self.fd.and_then(Pacer::new)
     }
 
+    /// What the kernel says about this connection's queues (`TCP_INFO`), for a viewer whose
+    /// quality tier is chosen from its link.
+    pub fn probe(&self) -> Option<Box<dyn mjpeg_serve::pacing::QueueProbe>> {
+        let fd = self.fd?;
+        Some(Box::new(mjpeg_serve::pacing::TcpInfo(fd)))
+    }
+
     /// Records that this connection is a viewer of `camera` (for eviction counts).
     pub fn watching(&self, camera: &Arc<Camera>) {
         let _ = self.camera.set(camera.clone());

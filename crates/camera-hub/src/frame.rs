@@ -25,14 +25,24 @@ pub struct DetectionMeta {
     pub total_ms: f64,
 }
 
-/// What the hub attaches to a frame.
-#[derive(Debug, Clone, Default)]
+/// What the hub attaches to a frame. A clone (a quality tier's frame) keeps the detections and
+/// builds its own WebSocket text (its size and quality differ).
+#[derive(Debug, Default)]
 pub struct FrameMeta {
     /// For annotated frames: what the detector found.
     pub detections: Option<Arc<DetectionMeta>>,
     /// The WebSocket text messages announcing this frame (raw, detect), built on first use:
     /// an offline card travels on both broadcasts and must say which one it is on.
     ws_text: [OnceLock<Bytes>; 2],
+}
+
+impl Clone for FrameMeta {
+    fn clone(&self) -> Self {
+        FrameMeta {
+            detections: self.detections.clone(),
+            ws_text: Default::default(),
+        }
+    }
 }
 
 impl FrameMeta {
@@ -46,8 +56,8 @@ impl FrameMeta {
 }
 
 /// The JSON text message sent over WebSocket before `frame`'s JPEG (built once per frame and
-/// stream, shared by every WebSocket viewer).
-pub fn ws_text(frame: &Frame, camera: &str, stream: &str) -> Bytes {
+/// stream, shared by every WebSocket viewer); `quality` is the tier the frame belongs to.
+pub fn ws_text(frame: &Frame, camera: &str, stream: &str, quality: quality_tiers::Tier) -> Bytes {
     let slot = usize::from(stream == "detect");
     frame.meta.ws_text[slot]
         .get_or_init(|| {
@@ -56,6 +66,7 @@ pub fn ws_text(frame: &Frame, camera: &str, stream: &str) -> Bytes {
                 r#type: &'static str,
                 camera: &'a str,
                 stream: &'a str,
+                quality: &'static str,
                 frame_id: u64,
                 timestamp: String,
                 state: &'static str,
@@ -72,6 +83,7 @@ pub fn ws_text(frame: &Frame, camera: &str, stream: &str) -> Bytes {
                 r#type: "frame",
                 camera,
                 stream,
+                quality: quality.as_str(),
                 frame_id: frame.id,
                 timestamp: frame.camera_time.to_string(),
                 state: frame.state.as_str(),

@@ -112,6 +112,10 @@ pub struct Camera {
     /// Next broadcast frame id; ids keep growing across upstream reconnects. An upstream that
     /// is another relay gives its own ids (`X-Frame-Id`), shifted only if they would go back.
     pub next_frame_id: AtomicU64,
+    /// The quality tiers of the raw broadcast, started by the first [`Camera::tiers`] call.
+    tiers: std::sync::OnceLock<Arc<mjpeg_serve::CameraTiers<frame::FrameMeta>>>,
+    /// Every viewer's queue (the tiers' broadcasts use it too).
+    queue: broadcast_core::Config,
 }
 
 /// The parts of a camera that live in its background tasks.
@@ -164,6 +168,8 @@ impl Camera {
             detector: DetectorStats::default(),
             next_frame_id: AtomicU64::new(1),
             cluster_role: ArcSwapOption::empty(),
+            tiers: std::sync::OnceLock::new(),
+            queue,
         });
         Ok((
             camera,
@@ -173,6 +179,25 @@ impl Camera {
                 upstream,
             },
         ))
+    }
+
+    /// The camera's quality tiers (`original`, `high`, `medium`, `low`): each lower tier is
+    /// encoded once per frame from the raw broadcast, only while someone watches it. Started
+    /// on first use (call it inside a tokio runtime).
+    pub fn tiers(&self) -> &Arc<mjpeg_serve::CameraTiers<frame::FrameMeta>> {
+        self.tiers.get_or_init(|| {
+            let ladder = quality_tiers::Ladder::default();
+            Arc::new(mjpeg_serve::CameraTiers::spawn(
+                self.raw.clone(),
+                ladder,
+                self.queue,
+            ))
+        })
+    }
+
+    /// The tiers if a viewer ever asked for one (`None`: nothing was ever encoded).
+    pub fn tiers_started(&self) -> Option<&Arc<mjpeg_serve::CameraTiers<frame::FrameMeta>>> {
+        self.tiers.get()
     }
 
     /// The camera's name.

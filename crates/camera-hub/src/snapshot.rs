@@ -62,6 +62,24 @@ pub struct CameraSnapshot {
     /// Who reads the camera when it is shared by a cluster of relays (`null`: not clustered,
     /// or nobody watches it here).
     pub cluster: Option<ClusterView>,
+    /// The quality tiers, best first (`null` until a viewer asked for a tier).
+    pub quality: Option<Vec<TierView>>,
+}
+
+/// One quality tier of a camera.
+#[derive(Debug, Clone, Serialize)]
+pub struct TierView {
+    /// `original`, `high`, `medium` or `low`.
+    pub tier: &'static str,
+    /// Viewers on it now.
+    pub viewers: usize,
+    /// Frames encoded for it (0 for `original`: its frames are the camera's).
+    pub frames: u64,
+    /// Bytes of those frames.
+    pub bytes: u64,
+    /// Mean time to shrink and encode one of its frames, in ms (the shared decode not
+    /// included; `null` before the first).
+    pub encode_ms: Option<f64>,
 }
 
 /// A clustered camera as this node sees it.
@@ -142,6 +160,8 @@ pub struct ViewerView {
     pub id: u64,
     /// `raw` or `detect`.
     pub stream: &'static str,
+    /// The quality tier it is on now (`original`, `high`, `medium`, `low`).
+    pub quality: &'static str,
     /// Frames delivered.
     pub delivered: u64,
     /// Frames dropped (queue full).
@@ -218,17 +238,26 @@ impl Camera {
                 starts,
             },
         };
-        let raw = self.raw.subscriber_stats().into_iter().map(|s| (s, "raw"));
+        let raw = self
+            .raw
+            .subscriber_stats()
+            .into_iter()
+            .map(|s| (s, "raw", "original"));
+        let tiers = self.tiers_started();
+        let encoded = tiers.into_iter().flat_map(|tiers| {
+            quality_tiers::Tier::ALL[1..].iter().flat_map(|&tier| {
+                let viewers = tiers.handle(tier).subscriber_stats().into_iter();
+                viewers.map(move |s| (s, "raw", tier.as_str()))
+            })
+        });
+        let detect = self.detect.subscriber_stats().into_iter();
         let viewer_list: Vec<ViewerView> = raw
-            .chain(
-                self.detect
-                    .subscriber_stats()
-                    .into_iter()
-                    .map(|s| (s, "detect")),
-            )
-            .map(|(s, stream)| ViewerView {
+            .chain(encoded)
+            .chain(detect.map(|s| (s, "detect", "original")))
+            .map(|(s, stream, quality)| ViewerView {
                 id: s.id,
                 stream,
+                quality,
                 delivered: s.delivered,
                 dropped: s.dropped,
                 queued: s.queued,
@@ -261,6 +290,19 @@ impl Camera {
             dropped_age_total: stats.dropped_age.load(rel),
             dropped_paced_total: stats.dropped_paced.load(rel),
             evicted_total: stats.evicted.load(rel),
+            quality: tiers.map(|tiers| {
+                let stats = tiers.stats();
+                stats
+                    .iter()
+                    .map(|t| TierView {
+                        tier: t.tier.as_str(),
+                        viewers: t.viewers,
+                        frames: t.frames,
+                        bytes: t.bytes,
+                        encode_ms: t.mean_encode_time().map(|d| d.as_secs_f64() * 1e3),
+                    })
+                    .collect()
+            }),
             cluster: self.cluster_role.load().as_deref().map(|role| ClusterView {
                 reads: role.reads(),
                 owner: match role {

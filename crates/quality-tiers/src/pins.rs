@@ -56,6 +56,25 @@ impl Pins {
         Ok(pins)
     }
 
+    /// [`Pins::from_query`], with `quality` taken as `default` when the query has none (a
+    /// relay whose streams stay on the camera's bytes unless asked: `Fixed(Original)`).
+    pub fn from_query_or(query: &str, default: QualityChoice) -> Result<Pins, QualityError> {
+        let mut pins = Pins::from_query(query)?;
+        let given = query
+            .split('&')
+            .any(|pair| pair.split('=').next() == Some("quality"));
+        if !given {
+            pins.quality = default;
+        }
+        Ok(pins)
+    }
+
+    /// Whether these pins ask for nothing beyond the camera's own stream: the original tier at
+    /// the camera's rate (a server can then serve the viewer the plain way).
+    pub fn is_plain(&self) -> bool {
+        self.quality == QualityChoice::Fixed(Tier::Original) && self.max_fps.is_none()
+    }
+
     /// The shortest time between two frames `maxfps` allows.
     pub fn min_interval(&self) -> Option<std::time::Duration> {
         self.max_fps
@@ -77,6 +96,20 @@ fn parse_max_fps(value: &str) -> Result<u32, QualityError> {
 mod tests {
     use super::*;
     use crate::ErrorKind;
+
+    #[test]
+    fn a_default_quality_applies_only_when_none_is_given() {
+        let original = QualityChoice::Fixed(Tier::Original);
+        assert!(Pins::from_query_or("token=x", original)
+            .expect("ok")
+            .is_plain());
+        let auto = Pins::from_query_or("quality=auto", original).expect("ok");
+        assert_eq!(auto.quality, QualityChoice::Auto);
+        assert!(!Pins::from_query_or("maxfps=5", original)
+            .expect("ok")
+            .is_plain());
+        assert!(Pins::from_query_or("quality=ultra", original).is_err());
+    }
 
     #[test]
     fn pins_are_read_from_the_query() {

@@ -88,6 +88,9 @@ struct Shared {
     skipped: AtomicU64,
     /// Frames that failed to decode or encode.
     failed: AtomicU64,
+    /// The id of the producer's own subscription to the original broadcast, plus one (0:
+    /// none now), so a viewer list can leave it out.
+    reader: AtomicU64,
 }
 
 /// The tiers of one camera. Made by [`Tiers::spawn`] on a tokio runtime; the work stops when
@@ -134,6 +137,12 @@ impl<F: TierFrame + Clone> Tiers<F> {
     /// The ladder the tiers are made by.
     pub fn ladder(&self) -> &Ladder {
         &self.ladder
+    }
+
+    /// The id of the subscription through which the tiers read the original broadcast now
+    /// (`None` while no tier is watched): not a viewer.
+    pub fn reader_id(&self) -> Option<u64> {
+        self.shared.reader.load(Ordering::Relaxed).checked_sub(1)
     }
 
     /// The counters of every tier, best first. The original's viewers leave the producer's
@@ -224,6 +233,7 @@ async fn produce<F: TierFrame + Clone>(
         // Newest frame only: a frame that arrives while the previous one is encoded replaces
         // any older one waiting (dropped, never queued).
         let mut camera = original.subscribe_with(Config::new(1, Policy::DropOldest));
+        shared.reader.store(camera.id() + 1, Ordering::Relaxed);
         tracing::debug!("quality tiers: producing");
         while watched(&publishers) {
             // Looks up now and then, to let go of the camera once nobody watches a tier.
@@ -268,6 +278,7 @@ async fn produce<F: TierFrame + Clone>(
         shared
             .skipped
             .fetch_add(camera.stats().dropped, Ordering::Relaxed);
+        shared.reader.store(0, Ordering::Relaxed);
         tracing::debug!("quality tiers: idle (no viewers)");
     }
 }

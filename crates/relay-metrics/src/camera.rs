@@ -156,6 +156,7 @@ impl Collector for CameraCollector {
             ];
             ConstGauge::new(1i64).encode(state.encode_family(&labels)?)?;
         }
+        encode_tiers(&mut encoder, &snapshots)?;
         for (name, help, value) in OUTAGE_GAUGES {
             let mut metric = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
             for snapshot in &snapshots {
@@ -167,4 +168,61 @@ impl Collector for CameraCollector {
         }
         Ok(())
     }
+}
+
+/// `camrelay_tier_viewers`, `camrelay_tier_frames_total`, `camrelay_tier_bytes_total` and
+/// `camrelay_tier_encode_seconds` (mean per frame), labelled by camera and tier; only cameras
+/// whose tiers were ever asked for.
+fn encode_tiers(
+    encoder: &mut DescriptorEncoder,
+    snapshots: &[CameraSnapshot],
+) -> Result<(), std::fmt::Error> {
+    let tiers = || {
+        snapshots.iter().flat_map(|s| {
+            let views = s.quality.iter().flatten();
+            views.map(move |t| {
+                (
+                    vec![("camera", s.name.clone()), ("tier", t.tier.to_owned())],
+                    t,
+                )
+            })
+        })
+    };
+    let mut viewers = encoder.encode_descriptor(
+        "tier_viewers",
+        "Viewers on each quality tier",
+        None,
+        MetricType::Gauge,
+    )?;
+    for (labels, tier) in tiers() {
+        ConstGauge::new(tier.viewers as i64).encode(viewers.encode_family(&labels)?)?;
+    }
+    let counters: [(&str, &str, fn(&camera_hub::snapshot::TierView) -> u64); 2] = [
+        ("tier_frames", "Frames encoded for each quality tier", |t| {
+            t.frames
+        }),
+        (
+            "tier_bytes",
+            "Bytes of the frames encoded for each tier",
+            |t| t.bytes,
+        ),
+    ];
+    for (name, help, value) in counters {
+        let mut metric = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
+        for (labels, tier) in tiers() {
+            ConstCounter::new(value(tier)).encode(metric.encode_family(&labels)?)?;
+        }
+    }
+    let mut encode = encoder.encode_descriptor(
+        "tier_encode_seconds",
+        "Mean time to shrink and encode one frame of each tier",
+        None,
+        MetricType::Gauge,
+    )?;
+    for (labels, tier) in tiers() {
+        if let Some(ms) = tier.encode_ms {
+            ConstGauge::new(ms / 1000.0).encode(encode.encode_family(&labels)?)?;
+        }
+    }
+    Ok(())
 }

@@ -7,7 +7,7 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use hyper::body::{Body, Frame, SizeHint};
-use mjpeg_serve::{one, FrameBuf, MjpegBody, PacedViewer, Pacer};
+use mjpeg_serve::{one, FrameBuf, MjpegBody, PacedViewer, Pacer, TieredViewer};
 
 use crate::camera::detection_events::DetectionEvents;
 use crate::camera::viewer::Viewer;
@@ -19,6 +19,9 @@ pub enum RelayBody {
     Full(Option<Bytes>),
     /// A multipart MJPEG stream for one viewer.
     Mjpeg(MjpegBody<FrameMeta>),
+    /// A multipart MJPEG stream for one viewer on its camera's quality tiers (boxed: large, and
+    /// the rarer kind).
+    Tiered(Box<MjpegBody<FrameMeta, TieredViewer<FrameMeta>>>),
     /// Server-sent detection events for one viewer.
     Sse(DetectionEvents),
     /// A recording export or listing (`archive-http`).
@@ -49,6 +52,7 @@ impl Body for RelayBody {
         match self.get_mut() {
             RelayBody::Full(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(one(b))))),
             RelayBody::Mjpeg(body) => body.poll_chunk(cx).map(|o| o.map(|b| Ok(Frame::data(b)))),
+            RelayBody::Tiered(body) => body.poll_chunk(cx).map(|o| o.map(|b| Ok(Frame::data(b)))),
             RelayBody::Sse(body) => body
                 .poll_next(cx)
                 .map(|o| o.map(|b| Ok(Frame::data(one(b))))),

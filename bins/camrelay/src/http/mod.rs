@@ -38,9 +38,11 @@ use crate::camera::detection_events::DetectionEvents;
 use crate::camera::stats::ViewerKind;
 use crate::camera::viewer::{self, Viewer};
 use crate::camera::Camera;
+use crate::frame::FrameMeta;
 use crate::state::{ConnInfo, RelayState};
 use body::RelayBody;
-use mjpeg_serve::Refused;
+use mjpeg_serve::quality_tiers::{Pins, QualityChoice, Tier};
+use mjpeg_serve::{Refused, TieredViewer};
 
 const DASHBOARD: &str = include_str!("../../assets/dashboard.html");
 
@@ -93,11 +95,11 @@ pub async fn route(
             );
             response
         }
-        ["stream"] | ["stream", "proxy"] => {
-            with_first(&state, |cam| mjpeg(&state, &conn, cam, ViewerKind::HttpRaw))
-        }
+        ["stream"] | ["stream", "proxy"] => with_first(&state, |cam| {
+            mjpeg(&state, &conn, cam, ViewerKind::HttpRaw, &query)
+        }),
         ["stream", "detect"] => with_first(&state, |cam| {
-            mjpeg(&state, &conn, cam, ViewerKind::HttpDetect)
+            mjpeg(&state, &conn, cam, ViewerKind::HttpDetect, &query)
         }),
         ["ws"] => match state.cameras.first() {
             Some(cam) => ws::upgrade(&state, &conn, cam, &query, req),
@@ -108,8 +110,8 @@ pub async fn route(
                 return no_camera(name);
             };
             match rest {
-                ["stream"] => mjpeg(&state, &conn, cam, ViewerKind::HttpRaw),
-                ["stream", "detect"] => mjpeg(&state, &conn, cam, ViewerKind::HttpDetect),
+                ["stream"] => mjpeg(&state, &conn, cam, ViewerKind::HttpRaw, &query),
+                ["stream", "detect"] => mjpeg(&state, &conn, cam, ViewerKind::HttpDetect, &query),
                 ["snapshot.jpg"] => snapshot::snapshot(cam, &query).await,
                 ["detections"] => sse(&state, &conn, cam),
                 ["ws"] => ws::upgrade(&state, &conn, cam, &query, req),
@@ -172,11 +174,49 @@ fn mjpeg(
     conn: &ConnInfo,
     camera: &Arc<Camera>,
     kind: ViewerKind,
+    query: &str,
 ) -> Response<RelayBody> {
-    match admit(state, conn, camera, kind) {
-        Ok(viewer) => mjpeg_response(state, conn, viewer),
-        Err(response) => *response,
+    let pins = match quality_pins(query, kind) {
+        Ok(pins) => pins,
+        Err(response) => return *response,
+    };
+    let viewer = match admit(state, conn, camera, kind) {
+        Ok(viewer) => viewer,
+        Err(response) => return *response,
+    };
+    match pins {
+        None => mjpeg_response(state, conn, viewer),
+        Some(pins) => {
+            let viewer = tiered(state, conn, camera, viewer, pins);
+            let body = RelayBody::Tiered(Box::new(mjpeg_serve::MjpegBody::tiered(viewer)));
+            stream_response(body, crate::frame::writer().content_type())
+        }
     }
+}
+
+/// A raw viewer's quality pins (`?quality=original|high|medium|low|auto`, `?maxfps=N`; the
+/// camera's own bytes when absent): `None` for the plain path, or a 400 that says what is
+/// wrong. Annotated streams have no tiers.
+pub(crate) fn quality_pins(
+    query: &str,
+    kind: ViewerKind,
+) -> Result<Option<Pins>, Box<Response<RelayBody>>> {
+    let original = QualityChoice::Fixed(Tier::Original);
+    let pins = Pins::from_query_or(query, original)
+        .map_err(|error| Box::new(text(StatusCode::BAD_REQUEST, format!("{error}\n"))))?;
+    Ok((!pins.is_plain() && !kind.is_detect()).then_some(pins))
+}
+
+/// An admitted raw viewer served from its camera's quality tiers by `pins`.
+pub(crate) fn tiered(
+    state: &RelayState,
+    conn: &ConnInfo,
+    camera: &Camera,
+    viewer: Viewer,
+    pins: Pins,
+) -> TieredViewer<FrameMeta> {
+    let tiers = camera.tiers().clone();
+    TieredViewer::admit(tiers, viewer, pacer_for(state, conn), pins, conn.probe())
 }
 
 /// The pacer of a viewer on this connection, unless pacing is off (`--no-pacing`).
@@ -194,9 +234,15 @@ pub(crate) fn mjpeg_response(
     conn: &ConnInfo,
     viewer: Viewer,
 ) -> Response<RelayBody> {
-    let mut response = Response::new(RelayBody::mjpeg(viewer, pacer_for(state, conn)));
+    let body = RelayBody::mjpeg(viewer, pacer_for(state, conn));
+    stream_response(body, crate::frame::writer().content_type())
+}
+
+/// A streaming response: `body` with its content type and no caching.
+fn stream_response(body: RelayBody, content_type: &str) -> Response<RelayBody> {
+    let mut response = Response::new(body);
     let headers = response.headers_mut();
-    if let Ok(value) = HeaderValue::from_str(crate::frame::writer().content_type()) {
+    if let Ok(value) = HeaderValue::from_str(content_type) {
         headers.insert(header::CONTENT_TYPE, value);
     }
     no_cache(headers);
@@ -208,14 +254,10 @@ fn sse(state: &RelayState, conn: &ConnInfo, camera: &Arc<Camera>) -> Response<Re
         Ok(viewer) => viewer,
         Err(response) => return *response,
     };
-    let mut response = Response::new(RelayBody::Sse(DetectionEvents::new(viewer)));
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/event-stream"),
-    );
-    no_cache(headers);
-    response
+    stream_response(
+        RelayBody::Sse(DetectionEvents::new(viewer)),
+        "text/event-stream",
+    )
 }
 
 fn no_cache(headers: &mut http::HeaderMap) {

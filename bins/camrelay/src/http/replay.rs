@@ -144,9 +144,8 @@ pub fn watch(
             }
         };
         if let Some(accept) = accept {
-            return Ok(ws::serve(
-                state, conn, &mut req, viewer, &camera, label, accept,
-            ));
+            let viewer = mjpeg_serve::PacedViewer::new(viewer, super::pacer_for(state, conn));
+            return Ok(ws::serve(state, &mut req, viewer, &camera, label, accept));
         }
         Ok(super::mjpeg_response(state, conn, viewer))
     })();

@@ -8,14 +8,14 @@ use std::sync::Arc;
 use http::{header, HeaderValue, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
-use mjpeg_serve::{ws, ErrorKind, PacedViewer};
+use mjpeg_serve::{ws, ErrorKind, FrameSource, PacedViewer};
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 
 use super::body::RelayBody;
 use super::{admit, text};
 use crate::camera::stats::ViewerKind;
-use crate::camera::viewer::Viewer;
 use crate::camera::Camera;
+use crate::frame::FrameMeta;
 use crate::state::{ConnInfo, RelayState};
 
 pub(super) fn upgrade(
@@ -34,12 +34,25 @@ pub(super) fn upgrade(
         Ok(accept) => accept,
         Err(response) => return *response,
     };
+    let pins = match super::quality_pins(query, kind) {
+        Ok(pins) => pins,
+        Err(response) => return *response,
+    };
     let viewer = match admit(state, conn, camera, kind) {
         Ok(viewer) => viewer,
         Err(response) => return *response,
     };
     let stream = if kind.is_detect() { "detect" } else { "raw" };
-    serve(state, conn, &mut req, viewer, camera.name(), stream, accept)
+    match pins {
+        None => {
+            let viewer = PacedViewer::new(viewer, super::pacer_for(state, conn));
+            serve(state, &mut req, viewer, camera.name(), stream, accept)
+        }
+        Some(pins) => {
+            let viewer = super::tiered(state, conn, camera, viewer, pins);
+            serve(state, &mut req, viewer, camera.name(), stream, accept)
+        }
+    }
 }
 
 /// The `Sec-WebSocket-Accept` value of an upgrade request, or a 400.
@@ -61,31 +74,33 @@ pub(super) fn accept_key<B>(req: &Request<B>) -> Result<String, Box<Response<Rel
     }
 }
 
-/// Answers 101 and serves `viewer` over the upgraded connection (`camera` and `stream` go
-/// into each frame's JSON).
-pub(super) fn serve(
+/// Answers 101 and serves `viewer` (paced, or on quality tiers) over the upgraded connection
+/// (`camera`, `stream` and each frame's tier go into its JSON).
+pub(super) fn serve<V>(
     state: &RelayState,
-    conn: &ConnInfo,
     req: &mut Request<Incoming>,
-    viewer: Viewer,
+    viewer: V,
     camera: &str,
     stream: &'static str,
     accept: String,
-) -> Response<RelayBody> {
+) -> Response<RelayBody>
+where
+    V: FrameSource<FrameMeta> + Send + 'static,
+{
     let on_upgrade = hyper::upgrade::on(req);
     let config = ws::WsConfig {
         write_timeout: state.config.write_timeout,
         ..ws::WsConfig::default()
     };
-    let viewer = PacedViewer::new(viewer, super::pacer_for(state, conn));
     let camera = camera.to_owned();
     tokio::spawn(async move {
         let upgraded = match on_upgrade.await {
             Ok(upgraded) => upgraded,
             Err(error) => return tracing::debug!(%error, "WebSocket upgrade failed"),
         };
-        let text = |frame: &crate::frame::Frame| crate::frame::ws_text(frame, &camera, stream);
-        match ws::serve(TokioIo::new(upgraded), viewer, text, &config).await {
+        let text =
+            |frame: &crate::frame::Frame, tier| crate::frame::ws_text(frame, &camera, stream, tier);
+        match ws::serve_source(TokioIo::new(upgraded), viewer, text, &config).await {
             Ok(()) => {}
             Err(error) if error.kind() == ErrorKind::WriteTimeout => {
                 tracing::warn!(%camera, "WebSocket viewer evicted: write timeout")
