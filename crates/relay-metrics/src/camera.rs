@@ -197,7 +197,8 @@ fn encode_tiers(
     for (labels, tier) in tiers() {
         ConstGauge::new(tier.viewers as i64).encode(viewers.encode_family(&labels)?)?;
     }
-    let counters: [(&str, &str, fn(&camera_hub::snapshot::TierView) -> u64); 2] = [
+    type Value = fn(&camera_hub::snapshot::TierView) -> u64;
+    let counters: [(&str, &str, Value); 2] = [
         ("tier_frames", "Frames encoded for each quality tier", |t| {
             t.frames
         }),
