@@ -15,7 +15,8 @@
 //!    frames received (`/api/stats`) and the bytes NATS sent to the node and received from it
 //!    (nats-server's monitoring `/connz`, per connection named `camrelay NODE`).
 //! 3. **Load**: `viewer_load --viewers N` against each node at once (three processes); fps per
-//!    viewer per node; the same per-node bus and NATS bytes over the run, to compare with 2.
+//!    viewer per node; the same per-node bus and NATS bytes over the run, to compare with 2;
+//!    the added latency of 1 measured again meanwhile (the driver's viewers stay connected).
 //! 4. **Failover**: `kill -9` of the owner, repeated; from the kill to the first new frame at a
 //!    follower's viewer (and at each follower), with every other viewer still connected; the
 //!    killed node is started again (it rejoins as a follower) before the next round.
@@ -362,6 +363,38 @@ fn traffic_json(before: &Traffic, after: &Traffic, relays: &[&Relay], viewers: u
     json!({ "seconds": round(seconds), "nodes": nodes })
 }
 
+/// Per frame id, a follower viewer's receive instant minus the owner viewer's, over the parts
+/// after `marks` (live parts already seen per watch).
+fn added_latency(watches: &[Watch], owner: usize, marks: &[usize]) -> Value {
+    let at_owner: HashMap<u64, Instant> = watches[owner].live()[marks[owner]..]
+        .iter()
+        .copied()
+        .collect();
+    let mut added = Vec::new();
+    let mut missing = 0;
+    for (i, watch) in watches.iter().enumerate().filter(|(i, _)| *i != owner) {
+        let live: HashMap<u64, Instant> = watch.live()[marks[i]..].iter().copied().collect();
+        for (id, t_owner) in &at_owner {
+            match live.get(id) {
+                Some(t) => added.push(match t.checked_duration_since(*t_owner) {
+                    Some(d) => d.as_secs_f64() * 1000.0,
+                    None => -(t_owner.duration_since(*t).as_secs_f64() * 1000.0),
+                }),
+                None => missing += 1,
+            }
+        }
+    }
+    added.sort_by(f64::total_cmp);
+    json!({
+        "frames_at_owner_viewer": at_owner.len(),
+        "samples": added.len(),
+        "missing_at_followers": missing,
+        "added_ms_p50": round(quantile(&added, 0.5)),
+        "added_ms_p99": round(quantile(&added, 0.99)),
+        "added_ms_max": round(added.last().copied().unwrap_or(f64::NAN)),
+    })
+}
+
 /// Busy CPU time of the whole machine (all cores), in clock ticks, from /proc/stat.
 fn machine_busy_ticks() -> u64 {
     let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
@@ -422,35 +455,10 @@ async fn main() {
     tokio::time::sleep(Duration::from_secs_f64(args.latency_seconds)).await;
     let after = traffic(&nats, &relays.iter().collect::<Vec<_>>()).await;
     let busy_pct = (machine_busy_ticks() - busy0.0) as f64 / busy0.1.elapsed().as_secs_f64();
-    let at_owner: HashMap<u64, Instant> = watches[owner].live()[marks[owner]..]
-        .iter()
-        .copied()
-        .collect();
-    let mut added = Vec::new();
-    let mut missing = 0;
-    for (i, watch) in watches.iter().enumerate().filter(|(i, _)| *i != owner) {
-        let live: HashMap<u64, Instant> = watch.live()[marks[i]..].iter().copied().collect();
-        for (id, t_owner) in &at_owner {
-            match live.get(id) {
-                Some(t) => added.push(match t.checked_duration_since(*t_owner) {
-                    Some(d) => d.as_secs_f64() * 1000.0,
-                    None => -(t_owner.duration_since(*t).as_secs_f64() * 1000.0),
-                }),
-                None => missing += 1,
-            }
-        }
-    }
-    added.sort_by(f64::total_cmp);
-    report["latency"] = json!({
-        "owner": relays[owner].node,
-        "frames_at_owner_viewer": at_owner.len(),
-        "samples": added.len(),
-        "missing_at_followers": missing,
-        "added_ms_p50": round(quantile(&added, 0.5)),
-        "added_ms_p99": round(quantile(&added, 0.99)),
-        "added_ms_max": round(added.last().copied().unwrap_or(f64::NAN)),
-        "machine_busy_pct_of_one_core": round(busy_pct),
-    });
+    let mut latency = added_latency(&watches, owner, &marks);
+    latency["owner"] = json!(relays[owner].node);
+    latency["machine_busy_pct_of_one_core"] = json!(round(busy_pct));
+    report["latency"] = latency;
     report["traffic_1_viewer"] =
         traffic_json(&before, &after, &relays.iter().collect::<Vec<_>>(), 1);
     eprintln!("latency: {}", report["latency"]);
@@ -461,6 +469,7 @@ async fn main() {
         let out = tempfile::tempdir().unwrap();
         let before = traffic(&nats, &relays.iter().collect::<Vec<_>>()).await;
         let busy0 = (machine_busy_ticks(), Instant::now());
+        let marks: Vec<usize> = watches.iter().map(|w| w.live().len()).collect();
         let loads: Vec<Child> = relays
             .iter()
             .map(|relay| {
@@ -502,6 +511,7 @@ async fn main() {
             "seconds": args.load_seconds,
             "nodes": nodes,
             "machine_busy_pct_of_one_core": round(busy_pct),
+            "added_latency_meanwhile": added_latency(&watches, owner, &marks),
         });
         report["traffic_load"] = traffic_json(
             &before,
