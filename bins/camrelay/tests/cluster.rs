@@ -1,7 +1,8 @@
 //! Relays clustered over a real `nats-server` (Debian package `nats-server`), each relay a real
 //! `camrelay` process, sharing one mock ESP32-CAM that serves one client: one upstream for the
 //! cluster, the same frame ids on every node, failover after `kill -9` of the owner, recovery
-//! after a NATS restart, a stalled node that slows nobody else, and the start-up errors.
+//! after a NATS restart, a stalled node (and a viewer that never reads) that slows nobody else,
+//! and the start-up errors.
 //!
 //! The tests assert on counts, order and ids, never on rates; they run one at a time (the
 //! machine may have two cores).
@@ -601,8 +602,21 @@ async fn the_cluster_recovers_after_a_nats_restart() {
     assert_eq!(stats.stream_clients, 1, "one upstream: {stats:?}");
 }
 
+/// A client that asks for the stream and never reads it.
+async fn dead_viewer(addr: SocketAddr) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut stream = socket.connect(addr).await.unwrap();
+    stream
+        .write_all(format!("GET {STREAM} HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    stream
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_stalled_node_slows_nobody_else() {
+async fn a_stalled_node_and_a_viewer_that_never_reads_slow_nobody_else() {
     let _serial = serial().await;
     let nats = Nats::start();
     let mock = mock_camera().await;
@@ -618,7 +632,9 @@ async fn a_stalled_node_slows_nobody_else() {
     viewer_c.wait_live(20, Duration::from_secs(10)).await;
     assert_eq!(one_owner(&[&a, &b, &c], Duration::from_secs(5)).await, 0);
 
-    // `b` stops dead for 4 s: subscribed, reading nothing.
+    // A viewer on `c` that never reads (small receive buffer), and `b` stops dead for 4 s:
+    // subscribed, reading nothing.
+    let _dead = dead_viewer(c.addr).await;
     let start_a = viewer_a.live().len();
     let start_c = viewer_c.live().len();
     b.signal("STOP");
