@@ -13,6 +13,9 @@ pub(crate) struct BusStats {
     pub(crate) frames_received: AtomicU64,
     pub(crate) frames_lost: AtomicU64,
     pub(crate) malformed: AtomicU64,
+    /// Publish-to-receive time of the last frame received, and the largest, in µs.
+    pub(crate) latency_last_us: AtomicU64,
+    pub(crate) latency_max_us: AtomicU64,
 }
 
 impl BusStats {
@@ -31,6 +34,8 @@ impl BusStats {
             frames_received: get(&self.frames_received),
             frames_lost: get(&self.frames_lost),
             malformed: get(&self.malformed),
+            latency_last_us: get(&self.latency_last_us),
+            latency_max_us: get(&self.latency_max_us),
         }
     }
 }
@@ -55,4 +60,9 @@ pub struct BusSnapshot {
     pub frames_lost: u64,
     /// Messages on a frame subject that were not frames (skipped).
     pub malformed: u64,
+    /// The owner's publish to this node's receive, for the last frame received (µs, wall
+    /// clocks of two machines: as good as their synchronisation).
+    pub latency_last_us: u64,
+    /// The largest such time since start (µs).
+    pub latency_max_us: u64,
 }

@@ -1,6 +1,7 @@
 //! [`FrameSubscriber`] and [`DetectionSubscriber`]: a node that does not own a camera reads it
 //! here.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -68,13 +69,19 @@ impl FrameSubscriber {
             BusStats::add(&self.stats.frames_lost, lost_before);
             BusStats::add(&self.stats.frames_received, 1);
             self.last = Some((decoded.node.clone(), decoded.seq));
-            return Some(ReceivedFrame {
+            let received = ReceivedFrame {
                 frame: decoded.frame,
                 node: decoded.node,
                 sent: decoded.sent,
                 received: Timestamp::now(),
                 lost_before,
-            });
+            };
+            if let Some(latency) = received.latency() {
+                let us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
+                self.stats.latency_last_us.store(us, Ordering::Relaxed);
+                self.stats.latency_max_us.fetch_max(us, Ordering::Relaxed);
+            }
+            return Some(received);
         }
     }
 

@@ -71,6 +71,13 @@ impl Collector for BusCollector {
             let metric = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
             ConstCounter::new(value).encode(metric)?;
         }
+        let latency = encoder.encode_descriptor(
+            "bus_latency_last_seconds",
+            "Owner's publish to this node's receive, last frame",
+            None,
+            MetricType::Gauge,
+        )?;
+        ConstGauge::new(view.latency_last_us as f64 / 1e6).encode(latency)?;
         let mut owner = encoder.encode_descriptor(
             "camera_owner",
             "1 for the node that reads the camera, as this node sees it",
