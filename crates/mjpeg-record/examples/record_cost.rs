@@ -12,8 +12,9 @@
 //!   JPEG to a file with one `write` per frame; `floor+sync` also `fdatasync`s every 30 frames
 //!   (the recorder's once a second); `segment_writer` is the recorder's file writer (fragment,
 //!   index record, sync every 30 frames).
-//! - **paced**: a real 30 fps camera for PACED_SECONDS: `floor+sync` in a paced loop versus the
-//!   whole [`Recorder`] (`try_record` on the paced thread, the writer thread behind its
+//! - **paced**: a real 30 fps camera for PACED_SECONDS: `floor` (one `write` per frame, one
+//!   `fdatasync` at the end so its writeback is counted here) and `floor+sync` (also every
+//!   second) in a paced loop versus the whole [`Recorder`] (`try_record` on the paced thread, the writer thread behind its
 //!   queue), timed by `getrusage(RUSAGE_SELF)`: the whole process's CPU over the wall time is
 //!   the share of one core.
 //!
@@ -174,22 +175,31 @@ fn main() {
         return;
     }
     let frames = paced_s * 30;
-    let (mut pf, mut pr) = (Vec::new(), Vec::new());
+    let (mut pn, mut pf, mut pr) = (Vec::new(), Vec::new(), Vec::new());
     for r in 0..rounds.div_ceil(2) {
         let d = dir.path().join(format!("paced{r}"));
         std::fs::create_dir_all(&d).expect("mkdir");
-        let mut run = |which: u8| {
-            if which == 0 {
-                pf.push(measure(libc::RUSAGE_SELF, frames, || {
+        let mut run = |which: u8| match which {
+            0 | 1 => {
+                let sync_every_second = which == 1;
+                let cost = measure(libc::RUSAGE_SELF, frames, || {
                     let mut file = std::fs::File::create(d.join("floor.bin")).expect("create");
                     paced(frames, |i| {
                         file.write_all(&jpeg).expect("write");
-                        if (i + 1).is_multiple_of(30) {
+                        if sync_every_second && (i + 1).is_multiple_of(30) {
                             file.sync_data().expect("sync");
                         }
                     });
-                }));
-            } else {
+                    // The writeback of what is left, in this process (not a flusher thread).
+                    file.sync_data().expect("sync");
+                });
+                if sync_every_second {
+                    pf.push(cost)
+                } else {
+                    pn.push(cost)
+                }
+            }
+            _ => {
                 let archive = Archive::open(RecordConfig::new(d.join("rec"))).expect("archive");
                 pr.push(measure(libc::RUSAGE_SELF, frames, || {
                     let rec = archive
@@ -204,11 +214,18 @@ fn main() {
                 }));
             }
         };
-        let order: [u8; 2] = if r % 2 == 0 { [0, 1] } else { [1, 0] };
+        let order: [u8; 3] = if r % 2 == 0 { [0, 1, 2] } else { [2, 1, 0] };
         order.into_iter().for_each(&mut run);
         std::fs::remove_dir_all(&d).expect("rm");
     }
     println!("\npaced: 30 fps for {paced_s} s per round, whole process, RUSAGE_SELF");
+    report("floor", &pn, None);
     report("floor+sync", &pf, None);
     report("recorder", &pr, Some(&pf));
+    println!(
+        "{:<16} (ratio to the paced floor without sync: cpu {:.2}x)",
+        "",
+        median(pr.iter().map(|c| c.cpu_us).collect())
+            / median(pn.iter().map(|c| c.cpu_us).collect())
+    );
 }
