@@ -93,7 +93,11 @@ pub async fn start(mut config: RelayConfig) -> Result<RelayHandle, StartError> {
     })?;
     relay_auth::warn_if_exposed(addr, &auth);
     let bus = match config.nats.clone() {
-        Some(nats) => Some(connect_bus(nats, &config).await?),
+        Some(nats) => Some(
+            frame_bus::Bus::connect(nats)
+                .await
+                .map_err(StartError::Bus)?,
+        ),
         None => None,
     };
     let shutdown = CancellationToken::new();
@@ -184,23 +188,6 @@ pub async fn start(mut config: RelayConfig) -> Result<RelayHandle, StartError> {
         shutdown,
         tasks,
     })
-}
-
-/// Joins the cluster: every camera name must be a NATS subject token, and the server must
-/// answer now (later outages are survived).
-async fn connect_bus(
-    nats: frame_bus::BusConfig,
-    config: &RelayConfig,
-) -> Result<frame_bus::Bus, StartError> {
-    for camera in &config.cameras {
-        frame_bus::subject::check_name("camera", camera.name()).map_err(ConfigError::Nats)?;
-    }
-    let (url, node) = (nats.url.clone(), nats.node.clone());
-    let bus = frame_bus::Bus::connect(nats)
-        .await
-        .map_err(StartError::Bus)?;
-    tracing::info!(%url, %node, "joined the cluster over NATS");
-    Ok(bus)
 }
 
 async fn accept_loop(

@@ -49,78 +49,9 @@ fn wait_listening(addr: SocketAddr, what: &str) {
     }
 }
 
-/// The NATS server binary: `$NATS_SERVER`, else `nats-server` on the PATH.
-fn nats_binary() -> PathBuf {
-    let on_path = || {
-        std::env::var_os("PATH")
-            .into_iter()
-            .flat_map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
-            .map(|dir| dir.join("nats-server"))
-            .find(|candidate| candidate.is_file())
-    };
-    std::env::var_os("NATS_SERVER")
-        .map(PathBuf::from)
-        .or_else(on_path)
-        .filter(|binary| binary.is_file())
-        .unwrap_or_else(|| {
-            panic!(
-                "nats-server not found on the PATH (or $NATS_SERVER): install the Debian package \
-                 `nats-server` (apt-get install -y nats-server) to run the cluster tests"
-            )
-        })
-}
-
-/// `nats-server -js -sd <tmpdir> -a 127.0.0.1 -p <free port>`, killed on drop.
-struct Nats {
-    child: Option<Child>,
-    port: u16,
-    dir: tempfile::TempDir,
-}
-
-impl Nats {
-    fn start() -> Nats {
-        let mut nats = Nats {
-            child: None,
-            port: free_port(),
-            dir: tempfile::tempdir().unwrap(),
-        };
-        nats.spawn();
-        nats
-    }
-
-    fn url(&self) -> String {
-        format!("nats://127.0.0.1:{}", self.port)
-    }
-
-    /// SIGKILL: no goodbye to the clients.
-    fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    /// Starts it again on the same port and store directory.
-    fn spawn(&mut self) {
-        let child = Command::new(nats_binary())
-            .args(["-js", "-a", "127.0.0.1", "-p"])
-            .arg(self.port.to_string())
-            .arg("-sd")
-            .arg(self.dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("nats-server starts");
-        self.child = Some(child);
-        wait_listening(SocketAddr::from(([127, 0, 0, 1], self.port)), "nats-server");
-    }
-}
-
-impl Drop for Nats {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
+#[path = "../../../crates/frame-bus/tests/support/mod.rs"]
+mod nats_server;
+use nats_server::NatsServer as Nats;
 
 /// One `camrelay` process of cluster `test`, serving the mock camera as `porch`; killed on drop.
 struct Relay {
@@ -572,7 +503,7 @@ async fn the_cluster_recovers_after_a_nats_restart() {
     assert_eq!(stats["bus"]["connected"].as_bool(), Some(false), "{stats}");
 
     // NATS back on the same port and store: the follower's viewer gets frames again, one owner.
-    nats.spawn();
+    nats.restart();
     let restarted = Instant::now();
     let last_b = viewer_b.live().last().unwrap().id;
     let above = part.id.max(last_b);

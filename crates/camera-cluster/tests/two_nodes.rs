@@ -3,9 +3,7 @@
 //! the same frame ids on both nodes, and failover when the owner stops.
 #![allow(clippy::unwrap_used)]
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,62 +14,9 @@ use frame_bus::{Bus, BusConfig};
 use mock_camera::{MockCamera, MockConfig};
 use tokio_util::sync::CancellationToken;
 
-/// `nats-server -js` on a free loopback port, killed on drop.
-struct NatsServer {
-    child: Child,
-    url: String,
-    _dir: tempfile::TempDir,
-}
-
-impl NatsServer {
-    fn start() -> NatsServer {
-        let binary = std::env::var_os("NATS_SERVER")
-            .map(PathBuf::from)
-            .or_else(|| {
-                std::env::var_os("PATH").and_then(|paths| {
-                    std::env::split_paths(&paths)
-                        .map(|dir| dir.join("nats-server"))
-                        .find(|candidate| candidate.is_file())
-                })
-            })
-            .filter(|binary| binary.is_file())
-            .expect(
-                "nats-server not found on the PATH (or $NATS_SERVER): install the Debian \
-                 package `nats-server` (apt-get install -y nats-server)",
-            );
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let dir = tempfile::tempdir().unwrap();
-        let child = Command::new(binary)
-            .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
-            .arg(dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(addr).is_err() {
-            assert!(Instant::now() < deadline, "nats-server did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        NatsServer {
-            child,
-            url: format!("nats://{addr}"),
-            _dir: dir,
-        }
-    }
-}
-
-impl Drop for NatsServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+#[path = "../../frame-bus/tests/support/mod.rs"]
+mod nats;
+use nats::NatsServer;
 
 /// One relay node's camera "porch" on the mock camera, clustered through NATS.
 struct Node {
@@ -82,7 +27,7 @@ struct Node {
 
 impl Node {
     async fn start(nats: &NatsServer, name: &str, mock: &MockCamera) -> Node {
-        let bus = Bus::connect(BusConfig::new(&nats.url, "test", name))
+        let bus = Bus::connect(BusConfig::new(nats.url(), "test", name))
             .await
             .unwrap();
         let settings = HubSettings {

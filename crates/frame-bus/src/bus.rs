@@ -91,6 +91,15 @@ impl Bus {
         self.inner.stats.snapshot()
     }
 
+    /// This node's part in the cluster, for a stats document: its names and its counters.
+    pub fn view(&self) -> crate::BusView {
+        crate::BusView {
+            node: self.node().to_owned(),
+            cluster: self.config().cluster.clone(),
+            counters: self.stats(),
+        }
+    }
+
     /// Publishes `camera`'s frames and detections (one NATS publish per frame). Fails only for
     /// a camera name that cannot be a subject token.
     pub fn publisher(&self, camera: &str) -> Result<CameraPublisher, BusError> {

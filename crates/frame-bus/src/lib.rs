@@ -81,5 +81,5 @@ pub use error::{BusError, ErrorKind};
 pub use frame::{BusFrame, ReceivedFrame, FRAME_ID, NODE, SENT, SEQ, TIER, TIMESTAMP};
 pub use lease::{Lease, Ownership};
 pub use publish::CameraPublisher;
-pub use stats::BusSnapshot;
+pub use stats::{BusSnapshot, BusView};
 pub use subscribe::{DetectionSubscriber, FrameSubscriber};

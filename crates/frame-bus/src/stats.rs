@@ -66,3 +66,15 @@ pub struct BusSnapshot {
     /// The largest such time since start (µs).
     pub latency_max_us: u64,
 }
+
+/// A node's names and bus counters, as `/api/stats` shows them.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct BusView {
+    /// This node's name.
+    pub node: String,
+    /// The cluster's name.
+    pub cluster: String,
+    /// The counters.
+    #[serde(flatten)]
+    pub counters: BusSnapshot,
+}

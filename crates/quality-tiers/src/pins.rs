@@ -69,6 +69,14 @@ impl Pins {
         Ok(pins)
     }
 
+    /// The pins of a stream request for a relay that serves the camera's own bytes unless
+    /// asked (`quality` defaults to `original`): `None` when they ask for nothing beyond the
+    /// plain stream, so the server can take its plain path.
+    pub fn of_stream(query: &str) -> Result<Option<Pins>, QualityError> {
+        let pins = Pins::from_query_or(query, QualityChoice::Fixed(Tier::Original))?;
+        Ok((!pins.is_plain()).then_some(pins))
+    }
+
     /// Whether these pins ask for nothing beyond the camera's own stream: the original tier at
     /// the camera's rate (a server can then serve the viewer the plain way).
     pub fn is_plain(&self) -> bool {
@@ -109,6 +117,8 @@ mod tests {
             .expect("ok")
             .is_plain());
         assert!(Pins::from_query_or("quality=ultra", original).is_err());
+        assert_eq!(Pins::of_stream("token=x").expect("ok"), None);
+        assert!(Pins::of_stream("quality=low").expect("ok").is_some());
     }
 
     #[test]

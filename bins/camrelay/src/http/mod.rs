@@ -41,7 +41,7 @@ use crate::camera::Camera;
 use crate::frame::FrameMeta;
 use crate::state::{ConnInfo, RelayState};
 use body::RelayBody;
-use mjpeg_serve::quality_tiers::{Pins, QualityChoice, Tier};
+use mjpeg_serve::quality_tiers::Pins;
 use mjpeg_serve::{Refused, TieredViewer};
 
 const DASHBOARD: &str = include_str!("../../assets/dashboard.html");
@@ -201,10 +201,9 @@ pub(crate) fn quality_pins(
     query: &str,
     kind: ViewerKind,
 ) -> Result<Option<Pins>, Box<Response<RelayBody>>> {
-    let original = QualityChoice::Fixed(Tier::Original);
-    let pins = Pins::from_query_or(query, original)
+    let pins = Pins::of_stream(query)
         .map_err(|error| Box::new(text(StatusCode::BAD_REQUEST, format!("{error}\n"))))?;
-    Ok((!pins.is_plain() && !kind.is_detect()).then_some(pins))
+    Ok(pins.filter(|_| !kind.is_detect()))
 }
 
 /// An admitted raw viewer served from its camera's quality tiers by `pins`.

@@ -22,19 +22,7 @@ pub struct RelayStats {
     /// The MQTT publisher (`null` when MQTT is not configured).
     pub mqtt: Option<mqtt_detections::StatsSnapshot>,
     /// The cluster bus (`null` when the relay is not clustered).
-    pub bus: Option<BusStats>,
-}
-
-/// This node's part in a cluster.
-#[derive(Debug, Serialize)]
-pub struct BusStats {
-    /// This node's name.
-    pub node: String,
-    /// The cluster's name.
-    pub cluster: String,
-    /// The bus counters.
-    #[serde(flatten)]
-    pub counters: frame_bus::BusSnapshot,
+    pub bus: Option<frame_bus::BusView>,
 }
 
 /// One camera: its counters and, when it is recorded, its recorder.
@@ -73,11 +61,7 @@ pub fn relay_stats(state: &RelayState) -> RelayStats {
             .mqtt
             .as_deref()
             .map(mqtt_detections::MqttStats::snapshot),
-        bus: state.bus.as_ref().map(|bus| BusStats {
-            node: bus.node().to_owned(),
-            cluster: bus.config().cluster.clone(),
-            counters: bus.stats(),
-        }),
+        bus: state.bus.as_ref().map(frame_bus::Bus::view),
     }
 }
 

@@ -1,4 +1,5 @@
-//! A real `nats-server` with JetStream on a free loopback port, for the integration tests.
+//! A real `nats-server` with JetStream on a free loopback port, for the integration tests (of
+//! frame-bus, camera-cluster and the relay, which include this file with `#[path]`).
 #![allow(clippy::unwrap_used, dead_code)]
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -24,7 +25,7 @@ fn binary() -> PathBuf {
         .unwrap_or_else(|| {
             panic!(
                 "nats-server not found on the PATH (or $NATS_SERVER): install the Debian package \
-                 `nats-server` (apt-get install -y nats-server) to run the frame-bus tests"
+                 `nats-server` (apt-get install -y nats-server) to run the cluster tests"
             )
         })
 }
