@@ -16,9 +16,6 @@ use crate::config::{CameraConfig, FileConfig, RelayConfig};
 use crate::error::ConfigError;
 use relay_auth::{AccessSettings, Secret};
 
-/// What a full viewer queue drops (the same as [`crate::config::QueuePolicy`]).
-pub use crate::config::QueuePolicy as PolicyArg;
-
 fn defaults() -> RelayConfig {
     RelayConfig::default()
 }
@@ -50,8 +47,8 @@ pub struct Args {
           value_parser = clap::value_parser!(u16).range(1..=1000))]
     pub queue: u16,
     /// What a full viewer queue drops.
-    #[arg(long, value_enum, default_value_t = PolicyArg::from(defaults().policy))]
-    pub policy: PolicyArg,
+    #[arg(long, default_value_t = defaults().policy, value_name = "drop-newest|drop-oldest")]
+    pub policy: broadcast_core::Policy,
     /// Seconds an upstream stays open after its last viewer left.
     #[arg(long, default_value_t = defaults().idle_timeout.as_secs_f64(), value_name = "SECS")]
     pub idle_timeout: f64,
@@ -266,7 +263,7 @@ impl Args {
             listen: self.pick("listen", self.listen, file.listen),
             cameras,
             queue,
-            policy: self.pick("policy", self.policy, file.policy).into(),
+            policy: self.pick("policy", self.policy, file.policy),
             idle_timeout: self.seconds("idle_timeout", self.idle_timeout, file.idle_timeout)?,
             always_on: self.pick("always_on", self.always_on, file.always_on),
             max_frame_age: self.seconds("max_frame_age", self.max_frame_age, file.max_frame_age)?,

@@ -11,34 +11,6 @@ use crate::error::ConfigError;
 
 pub use camera_hub::{CameraSpec, SourceSpec};
 
-/// What a full viewer queue drops (`--policy`, `policy = "drop-oldest"` in the file).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum QueuePolicy {
-    /// Drop the new frame for that viewer.
-    DropNewest,
-    /// Drop the oldest queued frame (keep the latest).
-    DropOldest,
-}
-
-impl From<QueuePolicy> for broadcast_core::Policy {
-    fn from(policy: QueuePolicy) -> Self {
-        match policy {
-            QueuePolicy::DropNewest => broadcast_core::Policy::DropNewest,
-            QueuePolicy::DropOldest => broadcast_core::Policy::DropOldest,
-        }
-    }
-}
-
-impl From<broadcast_core::Policy> for QueuePolicy {
-    fn from(policy: broadcast_core::Policy) -> Self {
-        match policy {
-            broadcast_core::Policy::DropOldest => QueuePolicy::DropOldest,
-            broadcast_core::Policy::DropNewest => QueuePolicy::DropNewest,
-        }
-    }
-}
-
 /// One camera the relay serves: what `camera-hub` runs, and how it is recorded.
 #[derive(Debug, Clone)]
 pub struct CameraConfig {
@@ -125,6 +97,15 @@ impl Default for RelayConfig {
 }
 
 impl RelayConfig {
+    /// The timeouts and limits of every connection.
+    pub fn listener_settings(&self) -> http_listener::Settings {
+        http_listener::Settings {
+            header_read_timeout: self.header_read_timeout,
+            max_header_size: self.max_header_size,
+            write_timeout: self.write_timeout,
+        }
+    }
+
     /// The built-in demo camera, used when no camera is configured.
     pub fn demo_camera() -> CameraConfig {
         CameraConfig::new("demo", SourceSpec::Demo)
@@ -209,7 +190,7 @@ pub struct FileConfig {
     /// Per-viewer queue capacity.
     pub queue: Option<usize>,
     /// What a full viewer queue drops.
-    pub policy: Option<QueuePolicy>,
+    pub policy: Option<broadcast_core::Policy>,
     /// Idle timeout in seconds.
     pub idle_timeout: Option<f64>,
     /// Keep upstreams open without viewers.

@@ -3,7 +3,6 @@
 //! the relay could not start with it: the address is taken, the model does not load; exit code
 //! 1). Both keep the error that caused them as their [`source`](std::error::Error::source).
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
 /// What kind of [`ConfigError`] it is, for matching without the variants' fields.
@@ -86,8 +85,8 @@ pub enum StartErrorKind {
     Camera(camera_hub::CameraErrorKind),
     /// The detection model could not be loaded.
     Model,
-    /// The listen address could not be bound.
-    Bind,
+    /// The listen address could not be bound (see [`http_listener::ErrorKind`]).
+    Listen(http_listener::ErrorKind),
     /// A token or the TLS certificate is unusable (see [`relay_auth::ErrorKind`]).
     Auth(relay_auth::ErrorKind),
     /// The MQTT settings are wrong (see [`mqtt_detections::ErrorKind`]).
@@ -117,14 +116,8 @@ pub enum StartError {
         source: yolo_detect::DetectError,
     },
     /// The listen address could not be bound.
-    #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        /// The address.
-        addr: SocketAddr,
-        /// The I/O error.
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Listen(#[from] http_listener::ListenError),
     /// A token or the TLS certificate is unusable (the error never shows a token).
     #[error("access control: {0}")]
     Auth(#[from] relay_auth::AuthError),
@@ -164,7 +157,7 @@ impl StartError {
             StartError::Config(error) => StartErrorKind::Config(error.kind()),
             StartError::Camera(error) => StartErrorKind::Camera(error.kind()),
             StartError::Model { .. } => StartErrorKind::Model,
-            StartError::Bind { .. } => StartErrorKind::Bind,
+            StartError::Listen(error) => StartErrorKind::Listen(error.kind()),
             StartError::Auth(error) => StartErrorKind::Auth(error.kind()),
             StartError::Mqtt(error) => StartErrorKind::Mqtt(error.kind()),
             StartError::Recording(error) => StartErrorKind::Recording(error.kind()),
@@ -187,12 +180,10 @@ impl StartError {
     /// A hint for the user on what to do about it, if there is a useful one.
     pub fn hint(&self) -> Option<&'static str> {
         match self {
-            StartError::Bind { source, .. }
-                if source.kind() == std::io::ErrorKind::AddrInUse =>
-            {
+            StartError::Listen(error) if error.kind() == http_listener::ErrorKind::AddrInUse => {
                 Some("another program (another camrelay?) listens there; choose an address with --listen")
             }
-            StartError::Bind { .. } => Some("choose another address with --listen"),
+            StartError::Listen(_) => Some("choose another address with --listen"),
             StartError::Bus(_) => {
                 Some("start nats-server with JetStream (nats-server -js), or check --nats")
             }
@@ -216,11 +207,12 @@ mod tests {
             StartErrorKind::Config(ConfigErrorKind::DuplicateCamera)
         );
         assert_eq!(config.exit_code(), 2);
-        let bind = StartError::Bind {
-            addr: SocketAddr::from(([127, 0, 0, 1], 1)),
+        let bind = StartError::Listen(http_listener::ListenError::Bind {
+            addr: std::net::SocketAddr::from(([127, 0, 0, 1], 1)),
             source: std::io::Error::from(std::io::ErrorKind::AddrInUse),
-        };
-        assert_eq!(bind.kind(), StartErrorKind::Bind);
+        });
+        let in_use = StartErrorKind::Listen(http_listener::ErrorKind::AddrInUse);
+        assert_eq!(bind.kind(), in_use);
         assert_eq!(bind.exit_code(), 1);
         assert!(std::error::Error::source(&bind).is_some());
         assert!(bind.hint().is_some_and(|h| h.contains("--listen")));

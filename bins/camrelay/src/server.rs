@@ -4,16 +4,10 @@
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
-use tokio_io_timeout::TimeoutStream;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
 use crate::camera::Camera;
 use crate::config::{RelayConfig, SourceSpec};
@@ -81,16 +75,8 @@ pub async fn start(mut config: RelayConfig) -> Result<RelayHandle, StartError> {
     if let Some(tls) = &tls {
         relay_auth::tls::spawn_reload_on_sighup(tls.clone())?;
     }
-    let listener = TcpListener::bind(config.listen)
-        .await
-        .map_err(|source| StartError::Bind {
-            addr: config.listen,
-            source,
-        })?;
-    let addr = listener.local_addr().map_err(|source| StartError::Bind {
-        addr: config.listen,
-        source,
-    })?;
+    let listener = http_listener::Listener::bind(config.listen, config.listener_settings()).await?;
+    let addr = listener.local_addr();
     relay_auth::warn_if_exposed(addr, &auth);
     let bus = match config.nats.clone() {
         Some(nats) => Some(
@@ -176,12 +162,13 @@ pub async fn start(mut config: RelayConfig) -> Result<RelayHandle, StartError> {
             camera.name()
         );
     }
-    tasks.push(tokio::spawn(accept_loop(
-        listener,
-        state.clone(),
-        tls,
-        shutdown.clone(),
-    )));
+    let listener = match tls {
+        Some(tls) => listener.with_tls(Arc::new(move || tls.acceptor())),
+        None => listener,
+    };
+    tasks.push(tokio::spawn(
+        listener.serve(state.clone(), shutdown.clone()),
+    ));
     Ok(RelayHandle {
         addr,
         state,
@@ -190,124 +177,27 @@ pub async fn start(mut config: RelayConfig) -> Result<RelayHandle, StartError> {
     })
 }
 
-async fn accept_loop(
-    listener: TcpListener,
-    state: Arc<RelayState>,
-    tls: Option<Arc<relay_auth::tls::ReloadableTls>>,
-    shutdown: CancellationToken,
-) {
-    // Every connection task, so that shutdown can wait for them.
-    let connections = TaskTracker::new();
-    let mut builder = http1::Builder::new();
-    builder
-        .timer(TokioTimer::new())
-        .header_read_timeout(state.config.header_read_timeout)
-        .max_buf_size(state.config.max_header_size.max(8192))
-        .writev(true);
-    loop {
-        let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(error) => {
-                    // Out of file descriptors and the like: back off instead of spinning.
-                    tracing::warn!(%error, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            _ = shutdown.cancelled() => break,
-        };
-        mjpeg_serve::pacing::tune_viewer_socket(&stream);
-        let fd = std::os::fd::AsRawFd::as_raw_fd(&stream);
-        let conn_info = Arc::new(ConnInfo::new(Some(fd)));
-        let acceptor = tls.as_ref().map(|tls| tls.acceptor());
-        let (state, builder, shutdown) = (state.clone(), builder.clone(), shutdown.clone());
-        connections.spawn(async move {
-            // TLS (when configured) sits above the timed socket, so the write timeout and the
-            // pacer (which reads the raw fd) see the encrypted bytes on the wire.
-            let mut io = TimeoutStream::new(stream);
-            io.set_write_timeout(Some(state.config.write_timeout));
-            let io = Box::pin(io);
-            match acceptor {
-                None => serve(builder, TokioIo::new(io), state, conn_info, peer, shutdown).await,
-                Some(acceptor) => {
-                    let handshake =
-                        tokio::time::timeout(state.config.header_read_timeout, acceptor.accept(io));
-                    match handshake.await {
-                        Ok(Ok(tls)) => {
-                            serve(builder, TokioIo::new(tls), state, conn_info, peer, shutdown)
-                                .await
-                        }
-                        Ok(Err(error)) => tracing::debug!(%peer, %error, "TLS handshake failed"),
-                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
-                    }
-                }
-            }
-        });
-    }
-    drop(listener);
-    tracing::info!("shutting down: no new connections, ending streams");
-    connections.close();
-    if tokio::time::timeout(Duration::from_secs(5), connections.wait())
-        .await
-        .is_err()
-    {
-        tracing::warn!("some connections did not close within 5 s");
-    }
-}
+impl http_listener::Handler for RelayState {
+    type Conn = ConnInfo;
+    type Body = crate::http::body::RelayBody;
 
-/// Serves one connection (plain or TLS) until it ends or the relay shuts down.
-async fn serve<I>(
-    builder: http1::Builder,
-    io: I,
-    state: Arc<RelayState>,
-    conn_info: Arc<ConnInfo>,
-    peer: SocketAddr,
-    shutdown: CancellationToken,
-) where
-    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
-{
-    let service = {
-        let conn_info = conn_info.clone();
-        service_fn(move |req| {
-            let state = state.clone();
-            let conn_info = conn_info.clone();
-            async move {
-                Ok::<_, std::convert::Infallible>(crate::http::route(state, conn_info, req).await)
-            }
-        })
-    };
-    let connection = builder.serve_connection(io, service).with_upgrades();
-    tokio::pin!(connection);
-    let result = tokio::select! {
-        result = connection.as_mut() => result,
-        _ = shutdown.cancelled() => {
-            // Finish the response in flight; streams end as their broadcasts close.
-            connection.as_mut().graceful_shutdown();
-            connection.await
-        }
-    };
-    if let Err(error) = result {
-        connection_error(&conn_info, peer, &error);
+    fn accepted(&self, stream: &tokio::net::TcpStream) -> ConnInfo {
+        mjpeg_serve::pacing::tune_viewer_socket(stream);
+        ConnInfo::new(Some(std::os::fd::AsRawFd::as_raw_fd(stream)))
     }
-}
 
-fn connection_error(conn: &ConnInfo, peer: SocketAddr, error: &hyper::Error) {
-    let timed_out = std::iter::successors(Some(error as &(dyn std::error::Error + 'static)), |e| {
-        e.source()
-    })
-    .any(|e| {
-        e.downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
-    });
-    match (timed_out, conn.camera()) {
-        (true, Some(camera)) => {
+    fn call(
+        self: Arc<Self>,
+        conn: Arc<ConnInfo>,
+        request: hyper::Request<hyper::body::Incoming>,
+    ) -> impl std::future::Future<Output = hyper::Response<Self::Body>> + Send {
+        crate::http::route(self, conn, request)
+    }
+
+    fn evicted(&self, conn: &ConnInfo, peer: SocketAddr) {
+        if let Some(camera) = conn.camera() {
             camera.stats.evicted.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(camera = %camera.name(), broadcaster = camera.id, %peer, "viewer evicted: it accepted no bytes for the write timeout");
         }
-        _ if error.is_timeout() => {
-            tracing::debug!(%peer, "request head not received in time; connection closed")
-        }
-        _ => tracing::debug!(%peer, %error, "connection ended with an error"),
     }
 }

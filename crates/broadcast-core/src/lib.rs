@@ -172,7 +172,7 @@ mod slot;
 mod subscriber;
 mod sync;
 
-pub use config::{Config, Policy};
+pub use config::{Config, Policy, UnknownPolicy};
 pub use error::TryRecvError;
 pub use handle::Handle;
 pub use publisher::{PublishReport, Publisher};

@@ -66,10 +66,8 @@ async fn main() -> std::io::Result<()> {
             let age = Duration::from_secs(1);
             let viewer = Viewer::admit(&broadcast, &admission, viewers.clone(), age);
             let body = MjpegBody::new(PacedViewer::new(viewer.expect("no limit"), Pacer::new(fd)));
-            let response = hyper::Response::builder()
-                .header("Content-Type", mjpeg_serve::content_type())
-                .body(body);
-            async move { Ok::<_, Infallible>(response.expect("valid header")) }
+            let response = mjpeg_serve::stream_response(body, mjpeg_serve::content_type());
+            async move { Ok::<_, Infallible>(response) }
         });
         let io = hyper_util::rt::TokioIo::new(stream);
         let connection = hyper::server::conn::http1::Builder::new()

@@ -28,6 +28,26 @@ pub fn content_type() -> &'static str {
     writer().content_type()
 }
 
+/// The response of a live stream (MJPEG with [`content_type`], or server-sent events):
+/// `body` with `content_type`, never cached (`Cache-Control: no-cache, no-store`, `Pragma`),
+/// `X-Content-Type-Options: nosniff`, and open to pages of any origin.
+pub fn stream_response<B>(body: B, content_type: &'static str) -> hyper::Response<B> {
+    use hyper::header::{self, HeaderValue};
+    let mut response = hyper::Response::new(body);
+    let headers = response.headers_mut();
+    let fixed = [
+        (header::CONTENT_TYPE, content_type),
+        (header::CACHE_CONTROL, "no-cache, no-store, must-revalidate"),
+        (header::PRAGMA, "no-cache"),
+        (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+    ];
+    for (name, value) in fixed {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+    response
+}
+
 /// A viewer's multipart stream: the opening delimiter, then per frame its shared part head,
 /// the shared JPEG and the closing delimiter (sent right after the JPEG, so a browser shows the
 /// frame at once instead of waiting for the next part: crbug 527446). Ends with the broadcast.

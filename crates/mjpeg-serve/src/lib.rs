@@ -38,9 +38,7 @@
 //! let viewer = Viewer::admit(&camera.handle(), &admission, Arc::new(Counts), Duration::from_secs(1))
 //!     .expect("room for one more");
 //! let body: MjpegBody = MjpegBody::new(PacedViewer::new(viewer, None));
-//! let response = hyper::Response::builder()
-//!     .header("Content-Type", mjpeg_serve::content_type())
-//!     .body(body);
+//! let response = mjpeg_serve::stream_response(body, mjpeg_serve::content_type());
 //!
 //! // Per camera frame: build it (and its part head) once, publish it to every viewer.
 //! let jpeg = bytes::Bytes::from_static(b"\xFF\xD8\xFF\xD9");
@@ -63,7 +61,7 @@ mod tiered;
 mod viewer;
 pub mod ws;
 
-pub use body::{content_type, one, FrameBuf, MjpegBody};
+pub use body::{content_type, one, stream_response, FrameBuf, MjpegBody};
 pub use error::{Error, ErrorKind};
 pub use frame::{writer, Frame, FrameState, SharedFrame, BOUNDARY};
 pub use pacing::{PacedViewer, Pacer};

@@ -21,9 +21,9 @@
 //! assert!(classify(ROUTES, &Method::POST, "/cams/door/stream").is_none());
 //! ```
 
-use http::Method;
+use http::{Method, Request};
 
-use crate::Need;
+use crate::{Denied, Grant, Need, TokenStore};
 
 /// What a route needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -144,6 +144,49 @@ pub fn classify<'t, 'p>(
         })
 }
 
+/// What [`gate`] decided about a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Gate {
+    /// Let it through to the handlers with this grant.
+    Pass(Grant),
+    /// A login route ([`login_routes::is_login_route`](crate::login_routes::is_login_route)):
+    /// answer it with [`login_routes::answer`](crate::login_routes::answer).
+    Login,
+    /// Refuse it with this answer.
+    Deny(Denied),
+}
+
+/// Decides a request against `table` **before** any handler looks up a camera: the row's
+/// need, checked by `store`. A request no row matches needs an unrestricted admin (the table
+/// fails closed). A camera `exists` does not know answers as a forbidden one would, so nothing
+/// tells a restricted token which cameras exist.
+pub fn gate<B>(
+    store: &TokenStore,
+    table: &[RouteSpec],
+    request: &Request<B>,
+    first_camera: Option<&str>,
+    exists: impl Fn(&str) -> bool,
+) -> Gate {
+    let query = request.uri().query().unwrap_or("");
+    let (need, unrestricted) = match classify(table, request.method(), request.uri().path()) {
+        Some((spec, _)) if crate::login_routes::is_login_route(spec.pattern) => return Gate::Login,
+        Some((spec, camera)) => match spec.need(camera, query, first_camera) {
+            Some(need) => need,
+            None => return Gate::Pass(Grant::open()),
+        },
+        None => (Need::admin_all(), false),
+    };
+    let grant = match store.authorize(request, need) {
+        Ok(grant) => grant,
+        Err(denied) => return Gate::Deny(denied),
+    };
+    let unknown = need.camera().is_some_and(|camera| !exists(camera));
+    if (unrestricted && grant.cameras().is_some()) || (!grant.is_open() && unknown) {
+        return Gate::Deny(Denied::Forbidden);
+    }
+    Gate::Pass(grant)
+}
+
 /// The raw value of query parameter `name`.
 pub fn query_param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
     query
@@ -194,5 +237,44 @@ mod tests {
             Some((Need::view(None), true))
         );
         assert_eq!(TABLE[0].need(None, "", None), None);
+    }
+
+    #[test]
+    fn the_gate_fails_closed_and_hides_which_cameras_exist() {
+        let config: crate::AuthConfig = toml::from_str(
+            "[[token]]\ntoken = \"door-viewer-0123456789\"\nrole = \"viewer\"\ncameras = [\"door\"]\n",
+        )
+        .expect("auth table");
+        let admin = ["admin-0123456789abcdef".to_owned()];
+        let store = TokenStore::from_parts(&config, &admin, &[], None).expect("store");
+        let exists = |camera: &str| camera == "door";
+        let ask = |path: &str, token: &str| {
+            let request = Request::get(format!("{path}?token={token}"))
+                .body(())
+                .expect("request");
+            gate(&store, TABLE, &request, Some("door"), exists)
+        };
+        assert!(matches!(ask("/healthz", ""), Gate::Pass(grant) if grant.is_open()));
+        assert!(matches!(
+            ask("/cams/door/stream", "door-viewer-0123456789"),
+            Gate::Pass(_)
+        ));
+        assert_eq!(
+            ask("/cams/door/stream", ""),
+            Gate::Deny(Denied::Unauthenticated)
+        );
+        // Another camera, existing or not: the same answer.
+        let other = ask("/cams/yard/stream", "door-viewer-0123456789");
+        assert_eq!(other, Gate::Deny(Denied::Forbidden));
+        // A restricted token may not list every camera's recordings.
+        let all = ask("/api/recordings", "door-viewer-0123456789");
+        assert_eq!(all, Gate::Deny(Denied::Forbidden));
+        // A route missing from the table needs an unrestricted admin.
+        let unlisted = ask("/unlisted", "door-viewer-0123456789");
+        assert_eq!(unlisted, Gate::Deny(Denied::Forbidden));
+        assert!(matches!(
+            ask("/unlisted", "admin-0123456789abcdef"),
+            Gate::Pass(_)
+        ));
     }
 }

@@ -9,8 +9,8 @@ use http::{header, HeaderValue, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 pub use relay_auth::routes::Access;
-use relay_auth::routes::{classify, RouteSpec};
-use relay_auth::{login_routes, Denied, Grant, Need};
+use relay_auth::routes::{self, Gate, RouteSpec};
+use relay_auth::{login_routes, Denied, Grant};
 
 use super::body::RelayBody;
 use super::text;
@@ -66,40 +66,20 @@ pub async fn gate(
     state: &RelayState,
     mut req: Request<Incoming>,
 ) -> Result<Request<Incoming>, Response<RelayBody>> {
-    let path = req.uri().path().to_owned();
-    let query = req.uri().query().unwrap_or("").to_owned();
-    let first = state.cameras.first().map(|c| c.name().to_owned());
-    let classified = classify(ROUTES, req.method(), &path);
-    let (need, unrestricted) = match classified {
-        Some((spec, _)) if login_routes::is_login_route(spec.pattern) => {
-            return Err(login_route(state, req).await)
+    let first = state.cameras.first().map(|c| c.name());
+    match routes::gate(&state.auth, ROUTES, &req, first, |c| {
+        state.camera(c).is_some()
+    }) {
+        Gate::Pass(grant) => {
+            req.extensions_mut().insert(grant);
+            Ok(req)
         }
-        Some((spec, camera)) => match spec.need(camera, &query, first.as_deref()) {
-            Some(need) => need,
-            None => return Ok(req),
-        },
-        // Not in the table: a state-changing method or an unknown path. Fail closed; an
-        // unrestricted admin then gets the router's 404 or 405.
-        None => (Need::admin_all(), false),
-    };
-    let grant = match state.auth.authorize(&req, need) {
-        Ok(grant) => grant,
-        Err(Denied::Unauthenticated) if path == "/" => {
-            return Err(login_routes::page(StatusCode::UNAUTHORIZED, false).map(RelayBody::full))
+        Gate::Login => Err(login_route(state, req).await),
+        Gate::Deny(Denied::Unauthenticated) if req.uri().path() == "/" => {
+            Err(login_routes::page(StatusCode::UNAUTHORIZED, false).map(RelayBody::full))
         }
-        Err(denied) => return Err(denied_response(denied)),
-    };
-    if unrestricted && grant.cameras().is_some() {
-        return Err(denied_response(Denied::Forbidden));
+        Gate::Deny(denied) => Err(denied_response(denied)),
     }
-    // An unknown camera answers like a forbidden one: nothing says which cameras exist.
-    if let Some(camera) = need.camera() {
-        if !grant.is_open() && state.camera(camera).is_none() {
-            return Err(denied_response(Denied::Forbidden));
-        }
-    }
-    req.extensions_mut().insert(grant);
-    Ok(req)
 }
 
 /// The grant [`gate`] stored in a request (open when none was stored).
@@ -150,7 +130,7 @@ mod tests {
         for spec in ROUTES {
             let path = spec.pattern.replace("{camera}", "door");
             let method = Method::from_bytes(spec.method.as_bytes()).expect("method");
-            let (found, _) = classify(ROUTES, &method, &path).expect("classified");
+            let (found, _) = routes::classify(ROUTES, &method, &path).expect("classified");
             assert_eq!(found.pattern, spec.pattern);
         }
     }

@@ -189,7 +189,7 @@ fn mjpeg(
         Some(pins) => {
             let viewer = tiered(state, conn, camera, viewer, pins);
             let body = RelayBody::Tiered(Box::new(mjpeg_serve::MjpegBody::tiered(viewer)));
-            stream_response(body, crate::frame::writer().content_type())
+            mjpeg_serve::stream_response(body, mjpeg_serve::content_type())
         }
     }
 }
@@ -234,18 +234,7 @@ pub(crate) fn mjpeg_response(
     viewer: Viewer,
 ) -> Response<RelayBody> {
     let body = RelayBody::mjpeg(viewer, pacer_for(state, conn));
-    stream_response(body, crate::frame::writer().content_type())
-}
-
-/// A streaming response: `body` with its content type and no caching.
-fn stream_response(body: RelayBody, content_type: &str) -> Response<RelayBody> {
-    let mut response = Response::new(body);
-    let headers = response.headers_mut();
-    if let Ok(value) = HeaderValue::from_str(content_type) {
-        headers.insert(header::CONTENT_TYPE, value);
-    }
-    no_cache(headers);
-    response
+    mjpeg_serve::stream_response(body, mjpeg_serve::content_type())
 }
 
 fn sse(state: &RelayState, conn: &ConnInfo, camera: &Arc<Camera>) -> Response<RelayBody> {
@@ -253,26 +242,8 @@ fn sse(state: &RelayState, conn: &ConnInfo, camera: &Arc<Camera>) -> Response<Re
         Ok(viewer) => viewer,
         Err(response) => return *response,
     };
-    stream_response(
-        RelayBody::Sse(DetectionEvents::new(viewer)),
-        "text/event-stream",
-    )
-}
-
-fn no_cache(headers: &mut http::HeaderMap) {
-    headers.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("no-cache, no-store, must-revalidate"),
-    );
-    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-    headers.insert(
-        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        HeaderValue::from_static("*"),
-    );
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
+    let body = RelayBody::Sse(DetectionEvents::new(viewer));
+    mjpeg_serve::stream_response(body, "text/event-stream")
 }
 
 pub(crate) fn text(status: StatusCode, body: impl Into<bytes::Bytes>) -> Response<RelayBody> {
