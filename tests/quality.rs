@@ -165,3 +165,42 @@ async fn bad_pins_are_a_400_that_says_why() {
     );
     relay.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_detector_and_the_tiers_share_one_decode_per_frame() {
+    let _serial = serial().await;
+    let mock = start_mock(MockConfig {
+        fps: 10.0,
+        ..MockConfig::default()
+    })
+    .await;
+    let relay = start_relay(vec![camera_for("cam", &mock)], |config| {
+        config.write_timeout = Duration::from_secs(120);
+    })
+    .await;
+    let addr = relay.local_addr();
+    let mut medium = MjpegViewer::connect(addr, "/cams/cam/stream?quality=medium")
+        .await
+        .unwrap();
+    medium.take(2).await; // the tiers are producing
+    let mut detect = MjpegViewer::connect(addr, "/cams/cam/stream/detect")
+        .await
+        .unwrap();
+    let mut shared = 0;
+    for _ in 0..30 {
+        // Both read on: the detector takes the newest frame, the tiers every frame.
+        detect.take(1).await;
+        medium.take(1).await;
+        shared = stats(addr).await["cameras"][0]["detector"]["decodes_shared"]
+            .as_u64()
+            .unwrap();
+        if shared >= 3 {
+            break;
+        }
+    }
+    assert!(shared >= 3, "only {shared} decodes shared");
+    let (_, _, metrics) = get(addr, "/metrics").await;
+    let metrics = String::from_utf8_lossy(&metrics);
+    assert!(metrics.contains("camrelay_detector_decodes_shared_total{camera=\"cam\"}"));
+    relay.shutdown().await;
+}

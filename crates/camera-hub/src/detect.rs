@@ -107,9 +107,9 @@ async fn detect_while_watched(
     let mut last_id: Option<u64> = None;
     let mut meter = (Instant::now(), camera.detector.runs.load(Ordering::Relaxed));
     loop {
-        let frame = tokio::select! {
+        let (seq, frame) = tokio::select! {
             delivery = raw.recv() => match delivery {
-                Some(delivery) => delivery.item,
+                Some(delivery) => (delivery.seq, delivery.item),
                 None => return Some(detector),
             },
             _ = shutdown.cancelled() => return None,
@@ -131,8 +131,16 @@ async fn detect_while_watched(
             continue;
         }
         let jpeg = frame.jpeg.clone();
+        // While the quality tiers decode this broadcast too, both share one decode per frame.
+        let shared = camera
+            .tiers_started()
+            .and_then(|tiers| tiers.reader_id())
+            .map(|_| camera.decoded.clone());
         let (returned, result) = match tokio::task::spawn_blocking(move || {
-            let result = detector.process_jpeg(&jpeg);
+            let result = match shared {
+                Some(shared) => process_shared(&mut detector, &shared, seq, &jpeg),
+                None => detector.process_jpeg(&jpeg),
+            };
             (detector, result)
         })
         .await
@@ -195,6 +203,26 @@ async fn detect_while_watched(
             meter = (now, runs);
         }
     }
+}
+
+/// Runs the detector on the picture the quality tiers share for frame `seq` (decoding it here
+/// if the tiers have not yet); a picture that cannot be shared falls back to the JPEG.
+fn process_shared(
+    detector: &mut Detector,
+    shared: &quality_tiers::SharedDecode,
+    seq: u64,
+    jpeg: &[u8],
+) -> Result<yolo_detect::Annotated, yolo_detect::DetectError> {
+    let started = Instant::now();
+    let Ok(picture) = shared.picture(seq, jpeg) else {
+        return detector.process_jpeg(jpeg);
+    };
+    let (Ok(width), Ok(height)) = (u32::try_from(picture.width), u32::try_from(picture.height))
+    else {
+        return detector.process_jpeg(jpeg);
+    };
+    // The detector draws on its own copy; the shared picture stays as decoded.
+    detector.process_rgb(width, height, picture.pixels.clone(), started.elapsed())
 }
 
 /// Without a model, detection viewers get the raw frames.

@@ -114,6 +114,8 @@ pub struct Camera {
     pub next_frame_id: AtomicU64,
     /// The quality tiers of the raw broadcast, started by the first [`Camera::tiers`] call.
     tiers: std::sync::OnceLock<Arc<mjpeg_serve::CameraTiers<frame::FrameMeta>>>,
+    /// One decode per raw frame for the tiers and the detector, while both run.
+    decoded: Arc<quality_tiers::SharedDecode>,
     /// Every viewer's queue (the tiers' broadcasts use it too).
     queue: broadcast_core::Config,
 }
@@ -169,6 +171,7 @@ impl Camera {
             next_frame_id: AtomicU64::new(1),
             cluster_role: ArcSwapOption::empty(),
             tiers: std::sync::OnceLock::new(),
+            decoded: Arc::default(),
             queue,
         });
         Ok((
@@ -187,12 +190,18 @@ impl Camera {
     pub fn tiers(&self) -> &Arc<mjpeg_serve::CameraTiers<frame::FrameMeta>> {
         self.tiers.get_or_init(|| {
             let ladder = quality_tiers::Ladder::default();
-            Arc::new(mjpeg_serve::CameraTiers::spawn(
+            Arc::new(mjpeg_serve::CameraTiers::spawn_sharing(
                 self.raw.clone(),
                 ladder,
                 self.queue,
+                self.decoded.clone(),
             ))
         })
+    }
+
+    /// The decodes the tiers share with the detector: frames decoded, and decodes reused.
+    pub fn shared_decodes(&self) -> (u64, u64) {
+        (self.decoded.decodes(), self.decoded.reused())
     }
 
     /// The tiers if a viewer ever asked for one (`None`: nothing was ever encoded).

@@ -183,6 +183,9 @@ pub struct DetectorView {
     pub runs: u64,
     /// Raw frames skipped to stay on the newest.
     pub skipped: u64,
+    /// Frame decodes saved because the detector and the quality tiers shared one (0 unless
+    /// both run).
+    pub decodes_shared: u64,
     /// Failed runs.
     pub errors: u64,
     /// Runs per second.
@@ -319,6 +322,7 @@ impl Camera {
                 model: detector.model.lock().ok().and_then(|m| m.clone()),
                 runs: detector.runs.load(rel),
                 skipped: detector.skipped.load(rel),
+                decodes_shared: self.shared_decodes().1,
                 errors: detector.errors.load(rel),
                 fps: detector.fps(),
                 timings_ms: detector.last.lock().map(|t| *t).unwrap_or_default(),

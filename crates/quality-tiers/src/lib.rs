@@ -47,6 +47,7 @@ mod codec;
 mod error;
 mod pins;
 mod producer;
+mod shared_decode;
 mod tier;
 
 pub use chooser::{Chooser, ChooserConfig, Decision, Demand, LinkSample, MAX_CAP};
@@ -54,4 +55,5 @@ pub use codec::{decode, encode, shrink, Channels, Picture, MAX_SIDE};
 pub use error::{ErrorKind, QualityError};
 pub use pins::{Pins, QualityChoice, MAX_FPS};
 pub use producer::{TierFrame, TierStats, Tiers};
+pub use shared_decode::SharedDecode;
 pub use tier::{Ladder, Rung, Tier};

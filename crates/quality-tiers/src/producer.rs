@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use broadcast_core::{Config, Handle, Policy, Publisher};
 use bytes::Bytes;
 
-use crate::codec::{decode, encode, shrink, Channels};
-use crate::{Ladder, Tier};
+use crate::codec::{encode, shrink, Channels, Picture};
+use crate::{Ladder, SharedDecode, Tier};
 
 /// A frame the producer can make tiers of (say `mjpeg_serve::Frame<M>`; broadcasts carry
 /// `Arc`s of it, which are `TierFrame`s too).
@@ -108,6 +108,17 @@ impl<F: TierFrame + Clone> Tiers<F> {
     /// with `subscribe()` get queues of `config`. Needs a tokio runtime (the encoding runs on
     /// its blocking threads).
     pub fn spawn(original: Handle<F>, ladder: Ladder, config: Config) -> Tiers<F> {
+        Self::spawn_sharing(original, ladder, config, Arc::default())
+    }
+
+    /// As [`Tiers::spawn`], taking each frame's picture from `decode`, which other consumers
+    /// of the same broadcast (a detector) share: a frame is decoded once for all of them.
+    pub fn spawn_sharing(
+        original: Handle<F>,
+        ladder: Ladder,
+        config: Config,
+        decode: Arc<SharedDecode>,
+    ) -> Tiers<F> {
         let publishers: [Publisher<F>; 3] = std::array::from_fn(|_| Publisher::new(config));
         let encoded = std::array::from_fn(|i| publishers[i].handle());
         let shared = Arc::new(Shared::default());
@@ -116,6 +127,7 @@ impl<F: TierFrame + Clone> Tiers<F> {
             publishers,
             ladder,
             shared.clone(),
+            decode,
         ));
         Tiers {
             original,
@@ -213,6 +225,7 @@ async fn produce<F: TierFrame + Clone>(
     publishers: [Publisher<F>; 3],
     ladder: Ladder,
     shared: Arc<Shared>,
+    decode: Arc<SharedDecode>,
 ) {
     let watched =
         |publishers: &[Publisher<F>; 3]| publishers.iter().any(|p| p.subscriber_count() > 0);
@@ -254,7 +267,7 @@ async fn produce<F: TierFrame + Clone>(
             if active.is_empty() {
                 continue;
             }
-            let frame = delivery.item;
+            let (seq, frame) = (delivery.seq, delivery.item);
             if !frame.is_picture() {
                 let jpeg = Bytes::copy_from_slice(frame.jpeg());
                 for &(i, tier) in &active {
@@ -264,8 +277,12 @@ async fn produce<F: TierFrame + Clone>(
             }
             let work = {
                 let (frame, shared, ladder) = (frame.clone(), shared.clone(), ladder);
-                let active = active.clone();
-                tokio::task::spawn_blocking(move || encode_tiers(&frame, &active, &ladder, &shared))
+                let (active, decode) = (active.clone(), decode.clone());
+                tokio::task::spawn_blocking(move || {
+                    let started = Instant::now();
+                    let picture = decode.picture(seq, frame.jpeg());
+                    encode_tiers(picture, started, &active, &ladder, &shared)
+                })
             };
             let Ok(made) = work.await else {
                 shared.failed.fetch_add(1, Ordering::Relaxed);
@@ -283,15 +300,15 @@ async fn produce<F: TierFrame + Clone>(
     }
 }
 
-/// Decodes `frame` once and makes each active tier's JPEG.
-fn encode_tiers<F: TierFrame + Clone>(
-    frame: &F,
+/// Makes each active tier's JPEG from a frame's picture (decoded once for all of them).
+fn encode_tiers(
+    picture: Result<Arc<Picture>, crate::QualityError>,
+    started: Instant,
     active: &[(usize, Tier)],
     ladder: &Ladder,
     shared: &Shared,
 ) -> Vec<(usize, Tier, Bytes)> {
-    let started = Instant::now();
-    let picture = match decode(frame.jpeg(), Channels::Rgb) {
+    let picture = match picture {
         Ok(picture) => picture,
         Err(error) => {
             shared.failed.fetch_add(1, Ordering::Relaxed);

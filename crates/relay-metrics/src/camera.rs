@@ -48,7 +48,7 @@ fn counter(
 /// Counters: metric name, help, and the snapshot field it reads.
 type CounterField = (&'static str, &'static str, fn(&CameraSnapshot) -> u64);
 
-const COUNTERS: [CounterField; 10] = [
+const COUNTERS: [CounterField; 11] = [
     ("frames", "Frames received from the camera", |s| s.frames),
     ("bytes", "JPEG bytes received from the camera", |s| s.bytes),
     (
@@ -84,6 +84,11 @@ const COUNTERS: [CounterField; 10] = [
         "detector_skipped_frames",
         "Raw frames the detector skipped to stay on the newest",
         |s| s.detector.skipped,
+    ),
+    (
+        "detector_decodes_shared",
+        "Frame decodes saved because the detector and the quality tiers shared one",
+        |s| s.detector.decodes_shared,
     ),
 ];
 

@@ -326,8 +326,35 @@ impl Detector {
     /// configured quality.
     pub fn process_jpeg(&mut self, jpeg: &[u8]) -> Result<Annotated, DetectError> {
         let t = Instant::now();
-        let mut image = decode_jpeg(jpeg)?;
-        let decode = t.elapsed();
+        let image = decode_jpeg(jpeg)?;
+        self.process_image(image, t.elapsed(), jpeg.len())
+    }
+
+    /// As [`Detector::process_jpeg`] for a frame someone else already decoded (the relay's
+    /// quality tiers share one decode per frame): `rgb` holds `width * height * 3` bytes, row
+    /// after row; `decode_time` is reported as the decode stage.
+    pub fn process_rgb(
+        &mut self,
+        width: u32,
+        height: u32,
+        rgb: Vec<u8>,
+        decode_time: std::time::Duration,
+    ) -> Result<Annotated, DetectError> {
+        let size_hint = rgb.len() / 10;
+        let image = RgbImage::from_raw(width, height, rgb).ok_or(DetectError::ImageSize {
+            width,
+            height,
+            reason: "the pixel buffer is not width * height * 3 bytes",
+        })?;
+        self.process_image(image, decode_time, size_hint)
+    }
+
+    fn process_image(
+        &mut self,
+        mut image: RgbImage,
+        decode: std::time::Duration,
+        jpeg_len: usize,
+    ) -> Result<Annotated, DetectError> {
         let (detections, mut timings) = self.detect(&image)?;
         timings.decode = decode;
 
@@ -336,7 +363,7 @@ impl Detector {
         timings.draw = t.elapsed();
 
         let t = Instant::now();
-        let mut out = Vec::with_capacity(jpeg.len() + jpeg.len() / 4);
+        let mut out = Vec::with_capacity(jpeg_len + jpeg_len / 4);
         encode_jpeg(&image, self.config.jpeg_quality, &mut out)?;
         timings.encode = t.elapsed();
         let (width, height) = image.dimensions();
