@@ -154,6 +154,43 @@ async fn ids_never_go_back_when_the_origin_restarts_and_counts_from_one() {
     mock.shutdown().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_origins_offline_card_stays_a_card_downstream() {
+    let _serial = serial().await;
+    let mock = start_mock(MockConfig::default()).await;
+    let a = start_relay(vec![camera_for("cam", &mock)], fast_idle).await;
+    let b = start_relay(vec![chained("porch", a.local_addr(), "cam")], fast_idle).await;
+    let mut viewer = MjpegViewer::connect(b.local_addr(), "/cams/porch/stream")
+        .await
+        .unwrap();
+    let live = viewer.take(10).await;
+    assert!(live.iter().all(|r| r.camera_state.is_none()), "{live:?}");
+
+    // A's camera dies: A sends its "offline" card, and B passes it on as a card, not as a
+    // picture of the camera (B's detector, recorder and tiers skip cards).
+    mock.shutdown().await;
+    let mut card = None;
+    while card.is_none() {
+        let part = viewer
+            .next_within(Duration::from_secs(15))
+            .await
+            .expect("B keeps sending while A's camera is away");
+        card = part
+            .camera_state
+            .clone()
+            .map(|state| (state, part.frame_id));
+    }
+    let (state, id) = card.unwrap();
+    assert_eq!(state, "offline");
+    assert!(id > live.last().unwrap().frame_id);
+    // A snapshot of the card says so too (a relay reading snapshots then sees a card).
+    let (_, headers, _) = get(b.local_addr(), "/cams/porch/snapshot.jpg").await;
+    assert_eq!(headers["x-camera-state"], "offline");
+
+    b.shutdown().await;
+    a.shutdown().await;
+}
+
 /// The nginx binary: `$NGINX`, else `nginx` on the PATH, else Debian's `/usr/sbin/nginx`.
 fn nginx_binary() -> PathBuf {
     let on_path = || {

@@ -159,6 +159,7 @@ impl ClusterLink for BusLink {
                         jpeg: received.frame.jpeg,
                         camera_time: Some(received.frame.camera_time),
                         upstream_id: Some(id),
+                        upstream_offline: false,
                         received_at: Instant::now(),
                         received_wall: received.received,
                     };

@@ -215,6 +215,7 @@ mod tests {
             jpeg: Bytes::from_static(b"\xFF\xD8\xFF\xD9"),
             camera_time: Some(Timestamp::now()),
             upstream_id,
+            upstream_offline: false,
             received_at: std::time::Instant::now(),
             received_wall: Timestamp::now(),
         }

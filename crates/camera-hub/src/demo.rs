@@ -70,6 +70,7 @@ impl DemoCamera {
                     jpeg,
                     camera_time: Some(now),
                     upstream_id: None,
+                    upstream_offline: false,
                     received_at: Instant::now().into_std(),
                     received_wall: now,
                 };

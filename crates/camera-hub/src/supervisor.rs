@@ -269,15 +269,15 @@ impl Supervisor {
         let next = self.camera.next_frame_id.load(Ordering::Relaxed);
         let (id, next) = self.ids.assign(frame.upstream_id, next);
         self.camera.next_frame_id.store(next, Ordering::Relaxed);
-        let frame = Arc::new(Frame::new(
-            id,
-            frame.jpeg,
-            time,
-            FrameState::Live,
-            Default::default(),
-        ));
+        // An upstream relay's "offline" card stays a card here (no detection, no recording).
+        let state = match frame.upstream_offline {
+            true => FrameState::Offline,
+            false => FrameState::Live,
+        };
+        let frame = Arc::new(Frame::new(id, frame.jpeg, time, state, Default::default()));
         stats.frame_id.store(id, Ordering::Relaxed);
-        if let (true, Some(link)) = (from_camera, &self.link) {
+        let live = frame.state == FrameState::Live;
+        if let (true, true, Some(link)) = (from_camera, live, &self.link) {
             link.publish(&frame);
         }
         self.send(frame);

@@ -15,6 +15,9 @@ pub struct CameraFrame {
     /// The upstream's frame number (`X-Frame-Id` of the part or snapshot), when it sent one:
     /// another relay (camrelay, or anything that numbers its parts) does; a camera does not.
     pub upstream_id: Option<u64>,
+    /// The upstream is another relay whose own camera is offline, and this JPEG is its
+    /// placeholder card (the part said `X-Camera-State: offline`): not a picture of the camera.
+    pub upstream_offline: bool,
     /// When the relay finished receiving the frame (monotonic clock).
     pub received_at: Instant,
     /// When the relay finished receiving the frame (wall clock, comparable to `camera_time`).
@@ -27,11 +30,13 @@ impl CameraFrame {
         jpeg: Bytes,
         camera_time: Option<Timestamp>,
         upstream_id: Option<u64>,
+        upstream_offline: bool,
     ) -> Self {
         CameraFrame {
             jpeg,
             camera_time,
             upstream_id,
+            upstream_offline,
             received_at: Instant::now(),
             received_wall: Timestamp::now(),
         }

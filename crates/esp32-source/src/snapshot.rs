@@ -40,6 +40,10 @@ pub(crate) async fn capture(
         .and_then(|v| v.to_str().ok())
         .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
         .and_then(|v| v.parse().ok());
+    let offline = response
+        .headers()
+        .get("x-camera-state")
+        .is_some_and(|v| v.as_bytes() == b"offline");
     let max = config.decoder.max_part_size;
     let (_, jpeg) = read_body(response, max, ctx, deadline, limit).await?;
     if !mjpeg_codec::jpeg::is_complete(&jpeg) {
@@ -55,5 +59,6 @@ pub(crate) async fn capture(
         jpeg,
         camera_time,
         upstream_id,
+        offline,
     )))
 }

@@ -94,6 +94,7 @@ impl StreamSession {
                 let (index, offset) = (part.index(), part.offset());
                 let camera_time = part.timestamp();
                 let upstream_id = part.frame_id();
+                let offline = part.headers().get("x-camera-state") == Some("offline");
                 let jpeg = part.into_body();
                 if !mjpeg_codec::jpeg::is_complete(&jpeg) {
                     return Ok(Read::Corrupt(SourceError::Corrupt {
@@ -110,6 +111,7 @@ impl StreamSession {
                     jpeg,
                     camera_time,
                     upstream_id,
+                    offline,
                 )))
             }
         }

@@ -24,6 +24,9 @@ pub(super) async fn snapshot(camera: &Camera, query: &str) -> Response<RelayBody
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("image/jpeg"));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert("x-frame-id", HeaderValue::from(frame.id));
+    if frame.state != crate::frame::FrameState::Live {
+        headers.insert("x-camera-state", HeaderValue::from_static("offline"));
+    }
     if let Ok(ts) = HeaderValue::from_str(&frame.camera_time.to_string()) {
         headers.insert("x-timestamp", ts);
     }
