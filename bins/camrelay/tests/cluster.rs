@@ -790,6 +790,44 @@ async fn detections_are_made_once_per_cluster_on_the_owner() {
     assert_eq!(mock.stats().stream_connections_total, 1);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follower_whose_owner_does_not_detect_runs_its_own_model_after_10_s() {
+    let _serial = serial().await;
+    let nats = Nats::start();
+    let mock = mock_camera().await;
+    let dir = tempfile::tempdir().unwrap();
+    // `a` owns the camera with detection off; `b` has a detection viewer.
+    let a = Relay::start(&nats, "a", &mock.stream_url(), dir.path());
+    let raw_a = Viewer::connect(&a).await;
+    raw_a.wait_live(5, Duration::from_secs(10)).await;
+    let b = Relay::start_detecting(&nats, "b", &mock.stream_url(), dir.path());
+    let all = [&a, &b];
+    let asked = Instant::now();
+    let events_b = Events::connect(&b).await;
+
+    // First `b` waits for the owner's detections: no model run, no event.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let stats = b.stats().await;
+    assert_eq!(stats["cameras"][0]["detector"]["runs"].as_u64(), Some(0));
+    assert!(events_b.live().is_empty());
+
+    // After 10 s of silence it runs its own model on the owner's frames (same ids).
+    let got = events_b.wait_live(5, Duration::from_secs(90), &all).await;
+    assert!(
+        asked.elapsed() >= Duration::from_secs(9),
+        "{:?}",
+        asked.elapsed()
+    );
+    assert_eq!(one_owner(&all, Duration::from_secs(5)).await, 0);
+    let owner_ids: Vec<u64> = raw_a.live().iter().map(|p| p.id).collect();
+    assert!(got.iter().all(|e| owner_ids.contains(&id_of(e))), "{got:?}");
+    let detector = &b.stats().await["cameras"][0]["detector"];
+    assert!(detector["runs"].as_u64().unwrap() > 0, "{detector}");
+    assert_eq!(detector["source"].as_str(), Some("model"), "{detector}");
+    assert_eq!(detector["bus_frames"].as_u64(), Some(0), "{detector}");
+    assert_eq!(mock.stats().stream_connections_total, 1);
+}
+
 #[test]
 fn start_up_errors_name_nats_and_bad_names_exit_2() {
     // Nothing listens on the port: a start error that names NATS, exit status non-zero.

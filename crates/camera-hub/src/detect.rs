@@ -552,3 +552,7 @@ async fn load(config: &DetectTaskConfig) -> Result<Detector, String> {
     .await
     .map_err(|e| e.to_string())?
 }
+
+#[cfg(test)]
+#[path = "detect_tests.rs"]
+mod tests;
