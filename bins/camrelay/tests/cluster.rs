@@ -788,6 +788,38 @@ async fn detections_are_made_once_per_cluster_on_the_owner() {
         left.elapsed()
     );
     assert_eq!(mock.stats().stream_connections_total, 1);
+
+    // `b` asks again; then `a`'s last viewer leaves. Detecting for `b` alone does not keep the
+    // camera on `a`: after its idle timeout (10 s) `a` releases it, `b` takes it over and runs
+    // its own model, its viewer's events going on with increasing ids.
+    let events_b = Events::connect(&b).await;
+    let asked = events_b.wait_live(5, Duration::from_secs(30), &all).await;
+    let stats = b.stats().await;
+    assert_eq!(stats["cameras"][0]["detector"]["runs"].as_u64(), Some(0));
+    drop(raw_a);
+    let deadline = Instant::now() + Duration::from_secs(40);
+    loop {
+        let (reads, _) = b.cluster().await;
+        let detector = &b.stats().await["cameras"][0]["detector"];
+        if reads == "camera" && detector["runs"].as_u64().unwrap() > 0 {
+            assert_eq!(detector["source"].as_str(), Some("model"), "{detector}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "b did not take over: {reads} {detector}\n{}",
+            logs(&all)
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let before = events_b.live().len();
+    let all_events = events_b
+        .wait_live(before + 5, Duration::from_secs(30), &all)
+        .await;
+    assert!(all_events.len() > asked.len());
+    let ids: Vec<u64> = all_events.iter().map(id_of).collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+    assert_eq!(mock.stats().stream_connections_total, 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -15,9 +15,11 @@
 //!   owner's detections under the owner's ids. `detector.source` is then `bus`, `runs` stays 0
 //!   and `bus_frames` counts.
 //! - The **owner** runs its model while it has detection viewers **or** another node asks
-//!   ([`ClusterLink::detection_demand`]) and it reads the camera for someone besides the
-//!   detector; each run's detections go once to [`ClusterLink::publish_detections`] (only while
-//!   someone asks). For remote demand alone it does not draw or encode.
+//!   ([`ClusterLink::detection_demand`]); each run's detections go once to
+//!   [`ClusterLink::publish_detections`] (only while someone asks). For remote demand alone it
+//!   does not draw or encode, and its raw subscription does not keep the camera open: when its
+//!   own viewers leave, it idles out and releases the camera, and the asking node (which has
+//!   viewers) takes it over and runs its model itself.
 //! - **Fallback:** a follower that hears no detections for [`BUS_FALLBACK_AFTER`] (the owner
 //!   has detection off, no model, or is an older relay) runs its own model on the frames it has,
 //!   as a standalone relay does; it keeps asking, and goes back to the owner's detections as
@@ -87,6 +89,7 @@ pub async fn run(
             let flow = task.serve(&shutdown).await;
             let stats = &task.camera.detector;
             stats.active.store(false, Ordering::Relaxed);
+            stats.for_others_only.store(false, Ordering::Relaxed);
             stats
                 .source
                 .store(DetectorStats::SOURCE_NONE, Ordering::Relaxed);
@@ -182,12 +185,24 @@ impl DetectTask {
         self.camera.detect.subscriber_count() > 0
     }
 
-    /// Detection viewers here, or (owner) another node asks while this node reads the camera
-    /// for someone besides the detector (`own_raw`: the detector's own raw subscription, which
-    /// must not keep the camera, and so the ownership, for the other node's sake alone).
-    fn wanted(&self, own_raw: bool) -> bool {
-        self.local_wanted()
-            || (self.remote_wanted() && self.camera.raw.subscriber_count() > usize::from(own_raw))
+    /// Detection viewers here, or (owner) another node asks. The detector's raw subscription
+    /// for other nodes alone does not keep the camera open (`for_others_only`, read by the
+    /// supervisor): when this node's own viewers leave, it idles out and releases the camera
+    /// as before, and a node with viewers takes it over.
+    ///
+    /// `for_others_only` is cleared here only when local demand comes; when all demand is gone
+    /// `run` clears it after the raw subscription is dropped, so the supervisor never sees
+    /// that subscription without the flag.
+    fn wanted(&self) -> bool {
+        let local = self.local_wanted();
+        let remote = self.remote_wanted() && self.place() == Place::Owner;
+        let stats = &self.camera.detector;
+        if local {
+            stats.for_others_only.store(false, Ordering::Relaxed);
+        } else if remote {
+            stats.for_others_only.store(true, Ordering::Relaxed);
+        }
+        local || remote
     }
 
     /// Waits until someone wants detections; `false` on shutdown.
@@ -195,7 +210,7 @@ impl DetectTask {
         let clustered = self.link.is_some();
         loop {
             self.follow_role().await;
-            if self.wanted(false) {
+            if self.wanted() {
                 return true;
             }
             tokio::select! {
@@ -235,7 +250,7 @@ impl DetectTask {
                 _ = ticker.tick() => Event::Tick,
                 _ = shutdown.cancelled() => return Flow::Stop,
             };
-            if !self.wanted(true) {
+            if !self.wanted() {
                 return Flow::Idle;
             }
             let place = self.place();

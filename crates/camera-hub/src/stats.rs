@@ -148,6 +148,9 @@ pub struct DetectorStats {
     pub bus_unmatched: AtomicU64,
     /// Clustered owner: another node asks for this camera's detections now.
     pub remote_demand: std::sync::atomic::AtomicBool,
+    /// Clustered owner: the detector runs for other nodes only (no detection viewer here), so
+    /// its raw subscription does not keep the camera open.
+    pub for_others_only: std::sync::atomic::AtomicBool,
     /// Annotated frames per second over the last second, as `f64` bits.
     pub fps_bits: AtomicU64,
     /// The model's name once loaded (a follower: the owner's model).
