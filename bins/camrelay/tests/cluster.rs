@@ -697,6 +697,7 @@ async fn detections_are_made_once_per_cluster_on_the_owner() {
     let raw_a = Viewer::connect(&a).await;
     raw_a.wait_live(5, Duration::from_secs(10)).await;
     let events_a = Events::connect(&a).await;
+    let detect_a = Viewer::connect_to(&a, "/cams/porch/stream/detect").await;
     events_a.wait_live(3, Duration::from_secs(120), &all).await;
     // `b` gets a detection viewer (events) and an annotated-stream viewer: it asks `a`.
     let events_b = Events::connect(&b).await;
@@ -730,6 +731,10 @@ async fn detections_are_made_once_per_cluster_on_the_owner() {
     let annotated = detect_b.wait_live(5, Duration::from_secs(30)).await;
     assert!(annotated.iter().all(|p| owner_ids.contains(&p.id)));
     assert_ids_go_forward(&annotated, "b detect");
+    // Drawn on `b` from the owner's detections, the annotated JPEGs are the owner's, byte for
+    // byte (same frame, same boxes, same encoder settings).
+    let drawn_alike = assert_same_frames(&detect_a.parts(), &detect_b.parts(), "a/b detect");
+    assert!(drawn_alike >= 3, "{drawn_alike} annotated frames in common");
 
     let (sa, sb) = (a.stats().await, b.stats().await);
     let (da, db) = (&sa["cameras"][0]["detector"], &sb["cameras"][0]["detector"]);
@@ -751,6 +756,7 @@ async fn detections_are_made_once_per_cluster_on_the_owner() {
 
     // The owner's own detection viewer leaves: it keeps detecting for `b` alone.
     drop(events_a);
+    drop(detect_a);
     tokio::time::sleep(Duration::from_millis(500)).await;
     let before = events_b.live().len();
     events_b
