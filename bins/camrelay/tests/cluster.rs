@@ -2,7 +2,8 @@
 //! `camrelay` process, sharing one mock ESP32-CAM that serves one client: one upstream for the
 //! cluster, the same frame ids on every node, failover after `kill -9` of the owner, recovery
 //! after a NATS restart, a stalled node (and a viewer that never reads) that slows nobody else,
-//! and the start-up errors.
+//! detections made once per cluster (on the owner, for the followers' viewers), and the
+//! start-up errors.
 //!
 //! The tests assert on counts, order and ids, never on rates; they run one at a time (the
 //! machine may have two cores).
@@ -63,10 +64,21 @@ struct Relay {
 
 impl Relay {
     fn start(nats: &Nats, node: &str, camera_url: &str, logs: &Path) -> Relay {
+        Relay::start_with(nats, node, camera_url, logs, &["--no-detect"])
+    }
+
+    /// A node that runs the detector (the embedded model) when someone wants detections.
+    fn start_detecting(nats: &Nats, node: &str, camera_url: &str, logs: &Path) -> Relay {
+        Relay::start_with(nats, node, camera_url, logs, &["--write-timeout", "60"])
+    }
+
+    fn start_with(nats: &Nats, node: &str, camera_url: &str, logs: &Path, extra: &[&str]) -> Relay {
         let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
         let log = logs.join(format!("{node}.log"));
         let child = Command::new(env!("CARGO_BIN_EXE_camrelay"))
-            .args(["--listen", &addr.to_string(), "--no-detect", "--camera"])
+            .args(["--listen", &addr.to_string()])
+            .args(extra)
+            .arg("--camera")
             .arg(format!("{CAMERA}={camera_url}"))
             .args(["--nats", &nats.url(), "--node", node, "--cluster", "test"])
             .env("RUST_LOG", "info")
@@ -202,7 +214,11 @@ struct Viewer {
 
 impl Viewer {
     async fn connect(relay: &Relay) -> Viewer {
-        let (status, body) = request(relay.addr, STREAM).await.unwrap();
+        Viewer::connect_to(relay, STREAM).await
+    }
+
+    async fn connect_to(relay: &Relay, path: &str) -> Viewer {
+        let (status, body) = request(relay.addr, path).await.unwrap();
         assert_eq!(status, http::StatusCode::OK);
         let decoder = MjpegDecoder::new(Some("camrelayframe"), DecoderConfig::default());
         let mut parts = mjpeg_codec::body_stream(body, decoder);
@@ -591,6 +607,262 @@ async fn a_stalled_node_and_a_viewer_that_never_reads_slow_nobody_else() {
         .unwrap_or_else(|| panic!("b did not catch up\n{}", logs(&[&a, &b, &c])));
     assert!(!viewer_b.ended());
     assert_ids_go_forward(&viewer_b.parts(), "b");
+    assert_eq!(mock.stats().stream_connections_total, 1);
+}
+
+/// A viewer of a node's server-sent detection events (`/cams/porch/detections`), read by a
+/// task until dropped (which closes the connection).
+struct Events {
+    seen: Arc<Mutex<Vec<Value>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Events {
+    async fn connect(relay: &Relay) -> Events {
+        let (status, mut body) = request(relay.addr, "/cams/porch/detections").await.unwrap();
+        assert_eq!(status, http::StatusCode::OK);
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let task = tokio::spawn({
+            let seen = seen.clone();
+            async move {
+                let mut buffer = Vec::new();
+                while let Some(Ok(frame)) = body.frame().await {
+                    let Ok(data) = frame.into_data() else {
+                        continue;
+                    };
+                    buffer.extend_from_slice(&data);
+                    while let Some(end) = buffer.windows(2).position(|w| w == b"\n\n") {
+                        let event: Vec<u8> = buffer.drain(..end + 2).collect();
+                        let text = String::from_utf8_lossy(&event);
+                        if let Some(json) = text.trim().strip_prefix("data: ") {
+                            seen.lock()
+                                .unwrap()
+                                .push(serde_json::from_str(json).unwrap());
+                        }
+                    }
+                }
+            }
+        });
+        Events { seen, task }
+    }
+
+    /// The live events so far (offline cards are events too).
+    fn live(&self) -> Vec<Value> {
+        let seen = self.seen.lock().unwrap();
+        seen.iter()
+            .filter(|e| e["state"] == "live")
+            .cloned()
+            .collect()
+    }
+
+    async fn wait_live(&self, n: usize, within: Duration, relays: &[&Relay]) -> Vec<Value> {
+        let deadline = Instant::now() + within;
+        loop {
+            let live = self.live();
+            if live.len() >= n {
+                return live;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} live detection events within {within:?}, wanted {n}\n{}",
+                live.len(),
+                logs(relays)
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for Events {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn id_of(event: &Value) -> u64 {
+    event["frame_id"].as_u64().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn detections_are_made_once_per_cluster_on_the_owner() {
+    let _serial = serial().await;
+    let nats = Nats::start();
+    let mock = mock_camera().await;
+    let dir = tempfile::tempdir().unwrap();
+    let a = Relay::start_detecting(&nats, "a", &mock.stream_url(), dir.path());
+    let b = Relay::start_detecting(&nats, "b", &mock.stream_url(), dir.path());
+    let all = [&a, &b];
+
+    // `a` owns the camera (its raw viewer came first) and watches the detections itself.
+    let raw_a = Viewer::connect(&a).await;
+    raw_a.wait_live(5, Duration::from_secs(10)).await;
+    let events_a = Events::connect(&a).await;
+    let detect_a = Viewer::connect_to(&a, "/cams/porch/stream/detect").await;
+    events_a.wait_live(3, Duration::from_secs(120), &all).await;
+    // `b` gets a detection viewer (events) and an annotated-stream viewer: it asks `a`.
+    let events_b = Events::connect(&b).await;
+    let detect_b = Viewer::connect_to(&b, "/cams/porch/stream/detect").await;
+    let got_b = events_b.wait_live(15, Duration::from_secs(60), &all).await;
+    assert_eq!(one_owner(&all, Duration::from_secs(5)).await, 0);
+
+    // The same frames under the same ids with the owner's very results (its inference time,
+    // a float measured on `a`, travels along): `b`'s model never ran.
+    let got_a = events_a.live();
+    let mut common = 0;
+    for event in &got_b {
+        if let Some(owner) = got_a.iter().find(|e| id_of(e) == id_of(event)) {
+            assert_eq!(
+                event["detections"], owner["detections"],
+                "{event} vs {owner}"
+            );
+            assert_eq!(
+                event["inference_ms"], owner["inference_ms"],
+                "{event} vs {owner}"
+            );
+            assert_eq!(event["timestamp"], owner["timestamp"], "{event} vs {owner}");
+            common += 1;
+        }
+    }
+    assert!(common >= 5, "{common} events in common\n{}", logs(&all));
+    let ids_b: Vec<u64> = got_b.iter().map(id_of).collect();
+    assert!(ids_b.windows(2).all(|w| w[0] < w[1]), "{ids_b:?}");
+    let owner_ids: Vec<u64> = raw_a.live().iter().map(|p| p.id).collect();
+    assert!(ids_b.iter().all(|id| owner_ids.contains(id)), "{ids_b:?}");
+    let annotated = detect_b.wait_live(5, Duration::from_secs(30)).await;
+    assert!(annotated.iter().all(|p| owner_ids.contains(&p.id)));
+    assert_ids_go_forward(&annotated, "b detect");
+    // Drawn on `b` from the owner's detections, the annotated JPEGs are the owner's, byte for
+    // byte (same frame, same boxes, same encoder settings).
+    let drawn_alike = assert_same_frames(&detect_a.parts(), &detect_b.parts(), "a/b detect");
+    assert!(drawn_alike >= 3, "{drawn_alike} annotated frames in common");
+
+    let (sa, sb) = (a.stats().await, b.stats().await);
+    let (da, db) = (&sa["cameras"][0]["detector"], &sb["cameras"][0]["detector"]);
+    assert_eq!(db["runs"].as_u64(), Some(0), "b ran its model: {db}");
+    assert_eq!(db["source"].as_str(), Some("bus"), "{db}");
+    assert!(db["bus_frames"].as_u64().unwrap() >= 15, "{db}");
+    assert_eq!(db["model"], da["model"], "{da} vs {db}");
+    assert!(da["runs"].as_u64().unwrap() > 0, "{da}");
+    assert_eq!(da["source"].as_str(), Some("model"), "{da}");
+    assert_eq!(da["remote_demand"].as_bool(), Some(true), "{da}");
+    assert!(
+        sa["bus"]["detections_published"].as_u64().unwrap() > 0,
+        "{sa}"
+    );
+    assert!(
+        sb["bus"]["detections_received"].as_u64().unwrap() > 0,
+        "{sb}"
+    );
+
+    // The owner's own detection viewer leaves: it keeps detecting for `b` alone.
+    drop(events_a);
+    drop(detect_a);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = events_b.live().len();
+    events_b
+        .wait_live(before + 10, Duration::from_secs(30), &all)
+        .await;
+    let (sa, sb) = (a.stats().await, b.stats().await);
+    assert_eq!(sa["cameras"][0]["viewers"]["sse"].as_u64(), Some(0), "{sa}");
+    assert_eq!(sa["cameras"][0]["detector"]["active"].as_bool(), Some(true));
+    assert_eq!(
+        sb["cameras"][0]["detector"]["runs"].as_u64(),
+        Some(0),
+        "{sb}"
+    );
+
+    // `b`'s detection viewers leave: the demand expires (3 s) and the owner's model stops.
+    drop(events_b);
+    drop(detect_b);
+    let left = Instant::now();
+    loop {
+        let stats = a.stats().await;
+        if stats["cameras"][0]["detector"]["active"].as_bool() == Some(false) {
+            break;
+        }
+        assert!(
+            left.elapsed() < Duration::from_secs(10),
+            "the owner still detects: {}\n{}",
+            stats["cameras"][0]["detector"],
+            logs(&all)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        left.elapsed() >= Duration::from_secs(1),
+        "{:?}",
+        left.elapsed()
+    );
+    assert_eq!(mock.stats().stream_connections_total, 1);
+
+    // `b` asks again; then `a`'s last viewer leaves. Detecting for `b` alone does not keep the
+    // camera on `a`: after its idle timeout (10 s) `a` releases it, `b` takes it over and runs
+    // its own model, its viewer's events going on with increasing ids.
+    let events_b = Events::connect(&b).await;
+    let asked = events_b.wait_live(5, Duration::from_secs(30), &all).await;
+    let stats = b.stats().await;
+    assert_eq!(stats["cameras"][0]["detector"]["runs"].as_u64(), Some(0));
+    drop(raw_a);
+    let deadline = Instant::now() + Duration::from_secs(40);
+    loop {
+        let (reads, _) = b.cluster().await;
+        let detector = &b.stats().await["cameras"][0]["detector"];
+        if reads == "camera" && detector["runs"].as_u64().unwrap() > 0 {
+            assert_eq!(detector["source"].as_str(), Some("model"), "{detector}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "b did not take over: {reads} {detector}\n{}",
+            logs(&all)
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let before = events_b.live().len();
+    let all_events = events_b
+        .wait_live(before + 5, Duration::from_secs(30), &all)
+        .await;
+    assert!(all_events.len() > asked.len());
+    let ids: Vec<u64> = all_events.iter().map(id_of).collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+    assert_eq!(mock.stats().stream_connections_total, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follower_whose_owner_does_not_detect_runs_its_own_model_after_10_s() {
+    let _serial = serial().await;
+    let nats = Nats::start();
+    let mock = mock_camera().await;
+    let dir = tempfile::tempdir().unwrap();
+    // `a` owns the camera with detection off; `b` has a detection viewer.
+    let a = Relay::start(&nats, "a", &mock.stream_url(), dir.path());
+    let raw_a = Viewer::connect(&a).await;
+    raw_a.wait_live(5, Duration::from_secs(10)).await;
+    let b = Relay::start_detecting(&nats, "b", &mock.stream_url(), dir.path());
+    let all = [&a, &b];
+    let asked = Instant::now();
+    let events_b = Events::connect(&b).await;
+
+    // First `b` waits for the owner's detections: no model run, no event.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let stats = b.stats().await;
+    assert_eq!(stats["cameras"][0]["detector"]["runs"].as_u64(), Some(0));
+    assert!(events_b.live().is_empty());
+
+    // After 10 s of silence it runs its own model on the owner's frames (same ids).
+    let got = events_b.wait_live(5, Duration::from_secs(90), &all).await;
+    assert!(
+        asked.elapsed() >= Duration::from_secs(9),
+        "{:?}",
+        asked.elapsed()
+    );
+    assert_eq!(one_owner(&all, Duration::from_secs(5)).await, 0);
+    let owner_ids: Vec<u64> = raw_a.live().iter().map(|p| p.id).collect();
+    assert!(got.iter().all(|e| owner_ids.contains(&id_of(e))), "{got:?}");
+    let detector = &b.stats().await["cameras"][0]["detector"];
+    assert!(detector["runs"].as_u64().unwrap() > 0, "{detector}");
+    assert_eq!(detector["source"].as_str(), Some("model"), "{detector}");
+    assert_eq!(detector["bus_frames"].as_u64(), Some(0), "{detector}");
     assert_eq!(mock.stats().stream_connections_total, 1);
 }
 

@@ -10,6 +10,12 @@
 //!   from the same owner (stale, queued during the owner's NATS outage) is skipped;
 //! - [`ClusterLink::publish`] hands each live frame this node broadcast from its camera to a
 //!   [`frame_bus::CameraPublisher`] (never waits; a full queue drops and counts).
+//! - Detections, once per frame per cluster: [`ClusterLink::bus_detections`] (a follower with
+//!   detection viewers) asks the owner with a [`frame_bus::DemandBeacon`] and reads the owner's
+//!   [`SharedDetections`] (JSON, the frame id as a header) from the detections subject;
+//!   [`ClusterLink::detection_demand`] (the owner) follows the followers' heartbeats
+//!   ([`frame_bus::DemandWatch`]); [`ClusterLink::publish_detections`] sends one frame's
+//!   detections (never waits).
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -31,10 +37,11 @@
 
 use std::time::{Duration, Instant};
 
-use camera_hub::cluster::{ClusterLink, Membership, Role};
+use camera_hub::cluster::{ClusterLink, DetectionDemand, Membership, Role};
+use camera_hub::detect_share::SharedDetections;
 use camera_hub::SharedFrame;
 use esp32_source::CameraFrame;
-use frame_bus::{Bus, BusError, BusFrame, CameraPublisher, Ownership};
+use frame_bus::{Bus, BusError, BusFrame, CameraPublisher, DetectionSubscriber, Ownership};
 use futures_util::future::BoxFuture;
 use futures_util::stream::{self, BoxStream, StreamExt};
 use futures_util::FutureExt;
@@ -178,5 +185,74 @@ impl ClusterLink for BusLink {
             tier: None,
             jpeg: frame.jpeg.clone(),
         });
+    }
+
+    fn detection_demand(&self) -> BoxFuture<'static, DetectionDemand> {
+        let (bus, camera) = (self.bus.clone(), self.camera.clone());
+        async move {
+            match bus.detection_demand(&camera).await {
+                Ok(watch) => DetectionDemand {
+                    wanted: watch.receiver(),
+                    guard: Box::new(watch),
+                },
+                Err(error) => {
+                    tracing::warn!(%camera, %error, "cannot follow the demand for detections");
+                    DetectionDemand::none()
+                }
+            }
+        }
+        .boxed()
+    }
+
+    fn publish_detections(&self, detections: &SharedDetections) {
+        match serde_json::to_vec(detections) {
+            Ok(json) => {
+                self.publisher
+                    .publish_detections(detections.frame_id, json.into());
+            }
+            Err(error) => tracing::warn!(camera = %self.camera, %error, "detections not encoded"),
+        }
+    }
+
+    fn bus_detections(&self) -> BoxFuture<'static, BoxStream<'static, SharedDetections>> {
+        let (bus, camera) = (self.bus.clone(), self.camera.clone());
+        async move {
+            // Subscribed before asking, so the first answers are not missed.
+            let subscriber = bus.subscribe_detections(&camera).await.ok();
+            // Asks the owner while the stream lives (the name was checked by `new`).
+            let beacon = bus.want_detections(&camera).ok();
+            let state = (bus, camera, subscriber, beacon);
+            stream::unfold(state, |(bus, camera, subscriber, beacon)| async move {
+                let mut subscriber: Option<DetectionSubscriber> = subscriber;
+                loop {
+                    let Some(detections) = subscriber.as_mut() else {
+                        match bus.subscribe_detections(&camera).await {
+                            Ok(detections) => subscriber = Some(detections),
+                            Err(error) => {
+                                tracing::warn!(%camera, %error, "detections subscription failed");
+                                tokio::time::sleep(RESUBSCRIBE_AFTER).await;
+                            }
+                        }
+                        continue;
+                    };
+                    let Some(received) = detections.next().await else {
+                        subscriber = None;
+                        tokio::time::sleep(RESUBSCRIBE_AFTER).await;
+                        continue;
+                    };
+                    match serde_json::from_slice::<SharedDetections>(&received.json) {
+                        Ok(mut shared) => {
+                            shared.frame_id = received.frame_id;
+                            return Some((shared, (bus, camera, subscriber, beacon)));
+                        }
+                        Err(error) => {
+                            tracing::debug!(%camera, %error, "skipped detections that do not parse")
+                        }
+                    }
+                }
+            })
+            .boxed()
+        }
+        .boxed()
     }
 }

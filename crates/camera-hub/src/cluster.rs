@@ -14,6 +14,11 @@
 //!
 //! After the idle timeout the supervisor drops the stream, which drops the [`Membership`] (the
 //! lease), so a node without viewers never owns a camera.
+//!
+//! Detections are shared the same way (see [`crate::detect`]): a follower with detection
+//! viewers holds [`ClusterLink::bus_detections`] (which asks the owner for them), the owner
+//! follows that demand through [`ClusterLink::detection_demand`] and hands each model run's
+//! results to [`ClusterLink::publish_detections`]. So YOLO runs once per frame per cluster.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,6 +28,7 @@ use futures_util::future::BoxFuture;
 use futures_util::stream::{self, BoxStream, StreamExt};
 use tokio::sync::watch;
 
+use crate::detect_share::SharedDetections;
 use crate::frame::SharedFrame;
 
 /// How long to wait before reopening a source whose stream ended (the bus subscription closed).
@@ -61,7 +67,28 @@ pub struct Membership {
     pub guard: Box<dyn Send + Sync>,
 }
 
-/// The cluster side of one camera, given by the binary.
+/// Other nodes' demand for a camera's detections, as the owner follows it. Dropping it stops
+/// listening.
+pub struct DetectionDemand {
+    /// `true` while another node wants the detections.
+    pub wanted: watch::Receiver<bool>,
+    /// Whatever listens (a subscription), dropped with the demand.
+    pub guard: Box<dyn Send + Sync>,
+}
+
+impl DetectionDemand {
+    /// Nobody asks, ever (a link that does not share detections).
+    pub fn none() -> DetectionDemand {
+        let (tx, wanted) = watch::channel(false);
+        DetectionDemand {
+            wanted,
+            guard: Box::new(tx),
+        }
+    }
+}
+
+/// The cluster side of one camera, given by the binary. The detection methods have defaults for
+/// a link that does not share detections (every node then runs its own detector).
 pub trait ClusterLink: Send + Sync + 'static {
     /// Starts competing for the camera (called when its upstream opens: someone watches).
     fn join(&self) -> Membership;
@@ -72,6 +99,23 @@ pub trait ClusterLink: Send + Sync + 'static {
     /// A live frame this node broadcast from its camera (never called for bus frames). Must
     /// not wait: drop the frame rather than slow the camera's own viewers.
     fn publish(&self, frame: &SharedFrame);
+
+    /// Owner side: follows other nodes' demand for this camera's detections while the result
+    /// is held (the detection task holds it while this node owns the camera).
+    fn detection_demand(&self) -> BoxFuture<'static, DetectionDemand> {
+        Box::pin(async { DetectionDemand::none() })
+    }
+
+    /// Owner side: one model run's detections, for the nodes that asked. Must not wait.
+    fn publish_detections(&self, detections: &SharedDetections) {
+        let _ = detections;
+    }
+
+    /// Follower side: the owner's detections, each with its frame id. While the stream is held
+    /// this node asks the owner for them; dropping it stops asking and unsubscribes.
+    fn bus_detections(&self) -> BoxFuture<'static, BoxStream<'static, SharedDetections>> {
+        Box::pin(async { stream::pending().boxed() })
+    }
 }
 
 /// A frame and where it came from.

@@ -41,6 +41,7 @@
 pub mod cluster;
 pub mod demo;
 pub mod detect;
+pub mod detect_share;
 pub mod detection_events;
 mod error;
 pub mod frame;
@@ -243,6 +244,10 @@ impl CameraTasks {
             always_on: settings.always_on,
             keepalive: settings.keepalive,
         };
+        let link = match &self.upstream {
+            Upstream::Clustered { link, .. } => Some(link.clone()),
+            _ => None,
+        };
         let mut handles = vec![tokio::spawn(supervisor::run(
             camera.clone(),
             self.raw,
@@ -264,6 +269,7 @@ impl CameraTasks {
                 camera.clone(),
                 self.detect,
                 detect_config,
+                link,
                 shutdown.clone(),
             )));
         }

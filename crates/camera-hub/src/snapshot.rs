@@ -175,12 +175,21 @@ pub struct ViewerView {
 pub struct DetectorView {
     /// Detection configured for this camera.
     pub enabled: bool,
-    /// Running now (detection viewers exist).
+    /// Running now (detection viewers exist, or, on a cluster's owner, another node asks).
     pub active: bool,
-    /// Model name once loaded.
+    /// Where the detections come from now: `model` (run here), `bus` (the cluster's owner
+    /// sends them; no model runs here), `null` (not running).
+    pub source: Option<&'static str>,
+    /// Model name once loaded (on a follower: the owner's).
     pub model: Option<String>,
-    /// Model runs.
+    /// Model runs on this node.
     pub runs: u64,
+    /// Frames annotated with the cluster owner's detections instead of a model run here.
+    pub bus_frames: u64,
+    /// The owner's detections that found no frame here to draw on.
+    pub bus_unmatched: u64,
+    /// A clustered camera's owner: another node asks for its detections now.
+    pub remote_demand: bool,
     /// Raw frames skipped to stay on the newest.
     pub skipped: u64,
     /// Frame decodes saved because the detector and the quality tiers shared one (0 unless
@@ -188,7 +197,7 @@ pub struct DetectorView {
     pub decodes_shared: u64,
     /// Failed runs.
     pub errors: u64,
-    /// Runs per second.
+    /// Annotated frames per second (model runs or the owner's detections).
     #[serde(serialize_with = "one_decimal")]
     pub fps: f64,
     /// Stage times of the last run.
@@ -319,6 +328,10 @@ impl Camera {
             detector: DetectorView {
                 enabled: self.detect_enabled,
                 active: detector.active.load(rel),
+                source: detector.source(),
+                bus_frames: detector.bus_frames.load(rel),
+                bus_unmatched: detector.bus_unmatched.load(rel),
+                remote_demand: detector.remote_demand.load(rel),
                 model: detector.model.lock().ok().and_then(|m| m.clone()),
                 runs: detector.runs.load(rel),
                 skipped: detector.skipped.load(rel),

@@ -139,16 +139,45 @@ pub struct DetectorStats {
     pub errors: AtomicU64,
     /// Whether the detector task is running (detection viewers exist).
     pub active: std::sync::atomic::AtomicBool,
-    /// Runs per second over the last second, as `f64` bits.
+    /// Where this node's detections come from now: 0 nowhere, 1 the model here, 2 the owner
+    /// (a cluster's bus). See [`DetectorStats::source`].
+    pub source: std::sync::atomic::AtomicU8,
+    /// Frames annotated with the owner's detections (this node is a follower; no model run).
+    pub bus_frames: AtomicU64,
+    /// The owner's detections that found no frame here to draw on (gone, or repeated).
+    pub bus_unmatched: AtomicU64,
+    /// Clustered owner: another node asks for this camera's detections now.
+    pub remote_demand: std::sync::atomic::AtomicBool,
+    /// Clustered owner: the detector runs for other nodes only (no detection viewer here), so
+    /// its raw subscription does not keep the camera open.
+    pub for_others_only: std::sync::atomic::AtomicBool,
+    /// Annotated frames per second over the last second, as `f64` bits.
     pub fps_bits: AtomicU64,
-    /// The model's name once loaded.
+    /// The model's name once loaded (a follower: the owner's model).
     pub model: Mutex<Option<String>>,
     /// Stage times of the last run.
     pub last: Mutex<StageMs>,
 }
 
 impl DetectorStats {
-    /// Runs per second over the last second.
+    /// No detections are made or received now.
+    pub const SOURCE_NONE: u8 = 0;
+    /// The model runs on this node.
+    pub const SOURCE_MODEL: u8 = 1;
+    /// The cluster's owner sends its detections.
+    pub const SOURCE_BUS: u8 = 2;
+
+    /// `"model"`, `"bus"` or `None`: where the detections come from now.
+    pub fn source(&self) -> Option<&'static str> {
+        match self.source.load(Ordering::Relaxed) {
+            Self::SOURCE_MODEL => Some("model"),
+            Self::SOURCE_BUS => Some("bus"),
+            _ => None,
+        }
+    }
+
+    /// Annotated frames per second over the last second (model runs or the owner's
+    /// detections).
     pub fn fps(&self) -> f64 {
         f64::from_bits(self.fps_bits.load(Ordering::Relaxed))
     }

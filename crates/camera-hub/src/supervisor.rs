@@ -66,11 +66,10 @@ pub async fn run(
             "broadcaster created"
         );
         loop {
-            if !supervisor.config.always_on {
-                tokio::select! {
-                    _ = supervisor.camera.raw.subscribed() => {}
-                    _ = shutdown.cancelled() => break,
-                }
+            if !supervisor.config.always_on
+                && !wait_for_viewers(&supervisor.camera, &shutdown).await
+            {
+                break;
             }
             supervisor
                 .camera
@@ -98,6 +97,26 @@ pub async fn run(
     }
     .instrument(span)
     .await
+}
+
+/// Waits for a raw subscriber that is a reason to read the camera (a cluster owner's detector
+/// serving only other nodes is not); `false` on shutdown.
+async fn wait_for_viewers(camera: &Camera, shutdown: &CancellationToken) -> bool {
+    loop {
+        tokio::select! {
+            _ = camera.raw.subscribed() => {}
+            _ = shutdown.cancelled() => return false,
+        }
+        let others_only = camera.detector.for_others_only.load(Ordering::Relaxed);
+        if camera.raw.subscriber_count() > usize::from(others_only) {
+            return true;
+        }
+        // Only that detector, about to notice that this node no longer owns the camera.
+        tokio::select! {
+            _ = tokio::time::sleep(TICK) => {}
+            _ = shutdown.cancelled() => return false,
+        }
+    }
 }
 
 async fn open(upstream: &Upstream, camera: &Arc<Camera>) -> BoxStream<'static, Sourced> {
@@ -239,7 +258,11 @@ impl Supervisor {
                         last_log = now;
                         self.log_status();
                     }
-                    if self.config.always_on || self.camera.raw.subscriber_count() > 0 {
+                    // A cluster owner's detector that serves only other nodes is no viewer:
+                    // it must not keep the camera (and its lease) here.
+                    let others_only = self.camera.detector.for_others_only.load(Ordering::Relaxed);
+                    let subscribers = self.camera.raw.subscriber_count();
+                    if self.config.always_on || subscribers > usize::from(others_only) {
                         idle_since = None;
                     } else if now - *idle_since.get_or_insert(now) >= self.config.idle_timeout {
                         return Stop::Idle;

@@ -6,6 +6,9 @@ use std::time::Duration;
 
 use async_nats::jetstream;
 
+use futures_util::StreamExt;
+
+use crate::demand::{DemandBeacon, DemandWatch};
 use crate::lease::Lease;
 use crate::publish::CameraPublisher;
 use crate::stats::BusStats;
@@ -130,7 +133,7 @@ impl Bus {
         ))
     }
 
-    /// Subscribes to `camera`'s detections (JSON documents, as published).
+    /// Subscribes to `camera`'s detections (each with its frame id; the document as published).
     pub async fn subscribe_detections(
         &self,
         camera: &str,
@@ -138,7 +141,34 @@ impl Bus {
         subject::check_name("camera", camera)?;
         let subject = subject::detections(&self.inner.config.cluster, camera);
         let inner = self.subscribe(&subject).await?;
-        Ok(DetectionSubscriber::new(inner))
+        Ok(DetectionSubscriber::new(inner, self.inner.stats.clone()))
+    }
+
+    /// Asks the owner of `camera` for its detections while the returned beacon is held (a
+    /// heartbeat at once, then every [`BusConfig::demand_every`]; see [`crate::DemandBeacon`]).
+    pub fn want_detections(&self, camera: &str) -> Result<DemandBeacon, BusError> {
+        subject::check_name("camera", camera)?;
+        let config = &self.inner.config;
+        Ok(DemandBeacon::start(
+            self.inner.client.clone(),
+            subject::detect_demand(&config.cluster, camera),
+            config.node.clone(),
+            config.demand_every,
+        ))
+    }
+
+    /// Follows the other nodes' demand for `camera`'s detections (for the owner: run the
+    /// detector for them too). Heartbeats from this node itself are ignored.
+    pub async fn detection_demand(&self, camera: &str) -> Result<DemandWatch, BusError> {
+        subject::check_name("camera", camera)?;
+        let config = &self.inner.config;
+        let subject = subject::detect_demand(&config.cluster, camera);
+        let node = config.node.clone();
+        let heartbeats = self.subscribe(&subject).await?.filter_map(move |message| {
+            let from = String::from_utf8_lossy(&message.payload).into_owned();
+            std::future::ready((from != node).then_some(from))
+        });
+        Ok(DemandWatch::start(Box::pin(heartbeats), config.demand_ttl))
     }
 
     /// Starts competing for `camera`: the returned [`Lease`] says whether this node owns it

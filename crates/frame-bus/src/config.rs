@@ -25,6 +25,10 @@ pub struct BusConfig {
     pub renew_every: Duration,
     /// How often a node that wants a camera it does not own tries to take it. Default 250 ms.
     pub claim_every: Duration,
+    /// How often a node that wants a camera's detections says so to the owner. Default 1 s.
+    pub demand_every: Duration,
+    /// How long the owner keeps serving detections after the last such heartbeat. Default 3 s.
+    pub demand_ttl: Duration,
     /// Longest wait for a JetStream answer (lease renewals must not outlast the TTL).
     /// Default 1 s.
     pub request_timeout: Duration,
@@ -46,6 +50,8 @@ impl BusConfig {
             lease_ttl: Duration::from_secs(2),
             renew_every: Duration::from_secs(1),
             claim_every: Duration::from_millis(250),
+            demand_every: Duration::from_secs(1),
+            demand_ttl: Duration::from_secs(3),
             request_timeout: Duration::from_secs(1),
         }
     }

@@ -73,6 +73,40 @@ pub(crate) fn headers(frame: &BusFrame, node: &str, seq: u64) -> HeaderMap {
     headers
 }
 
+/// The headers of the detections of frame `frame_id`, published by `node`.
+pub(crate) fn detection_headers(frame_id: u64, node: &str) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    headers.insert(FRAME_ID, frame_id.to_string().as_str());
+    headers.insert(NODE, node);
+    headers
+}
+
+/// One frame's detections as a subscriber received them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceivedDetections {
+    /// The frame they belong to (the owner's id, the one every node shows).
+    pub frame_id: u64,
+    /// The node that published them.
+    pub node: String,
+    /// The document, as published.
+    pub json: Bytes,
+}
+
+/// Reads a detections message back; `None` without a decimal `Camrelay-Frame-Id`.
+pub(crate) fn decode_detections(
+    headers: Option<&HeaderMap>,
+    payload: Bytes,
+) -> Option<ReceivedDetections> {
+    let headers = headers?;
+    let frame_id = headers.get(FRAME_ID)?.as_str().parse().ok()?;
+    let node = headers.get(NODE).map_or("", |v| v.as_str()).to_owned();
+    Some(ReceivedDetections {
+        frame_id,
+        node,
+        json: payload,
+    })
+}
+
 /// What a message's headers say about its frame.
 pub(crate) struct Decoded {
     pub(crate) frame: BusFrame,
@@ -148,6 +182,16 @@ mod tests {
         let headers = super::headers(&untiered, "n", 1);
         let back = decode("s", Some(&headers), untiered.jpeg.clone()).expect("well-formed");
         assert_eq!(back.frame, untiered);
+    }
+
+    #[test]
+    fn detection_headers_round_trip() {
+        let json = Bytes::from_static(b"{}");
+        let headers = detection_headers(77, "node-a");
+        let back = decode_detections(Some(&headers), json.clone()).expect("well-formed");
+        assert_eq!((back.frame_id, back.node.as_str()), (77, "node-a"));
+        assert_eq!(back.json, json);
+        assert!(decode_detections(None, json).is_none());
     }
 
     #[test]

@@ -9,13 +9,17 @@
 //! | subject / key | what |
 //! | --- | --- |
 //! | `camrelay.<cluster>.cam.<camera>.frames` | one message per frame: the JPEG as payload; headers `Camrelay-Frame-Id`, `Camrelay-Timestamp` (`SEC.USEC`), `Camrelay-Tier` (optional), `Camrelay-Sent`, `Camrelay-Seq`, `Camrelay-Node` |
-//! | `camrelay.<cluster>.cam.<camera>.detections` | detections, one JSON document per message |
+//! | `camrelay.<cluster>.cam.<camera>.detections` | one frame's detections: a JSON document as payload (its shape is the caller's); headers `Camrelay-Frame-Id`, `Camrelay-Node` |
+//! | `camrelay.<cluster>.cam.<camera>.detect_demand` | a follower that wants the detections: its node name, every [`BusConfig::demand_every`] while it wants them ([`DemandBeacon`], [`DemandWatch`]) |
 //! | key-value bucket `camrelay_<cluster>_owners`, key `<camera>` | the owner's node name; expires after [`BusConfig::lease_ttl`] unless renewed |
 //!
 //! - [`Bus::publisher`]: one publish per frame, never waiting (a full queue drops and counts).
 //! - [`Bus::subscribe_frames`]: a subscription that buffers a few frames, not the client's
 //!   default 65,536 messages; a node that reads too slowly loses frames for itself only
 //!   ([`FrameSubscriber::lost`], [`BusSnapshot::slow_consumer_events`]).
+//! - [`Bus::want_detections`] / [`Bus::detection_demand`]: the demand signal for detections
+//!   (heartbeats with a TTL, [`BusConfig::demand_ttl`]); [`CameraPublisher::publish_detections`]
+//!   and [`Bus::subscribe_detections`] carry them, each with its frame id.
 //! - [`Bus::lease`]: who owns the camera ([`Ownership`]); failover within
 //!   `lease_ttl + claim_every` (2.25 s by default) after the owner stops renewing; an owner that
 //!   loses NATS keeps serving and re-joins.
@@ -67,6 +71,7 @@
 
 mod bus;
 mod config;
+mod demand;
 mod error;
 mod frame;
 mod lease;
@@ -77,8 +82,11 @@ mod subscribe;
 
 pub use bus::Bus;
 pub use config::{default_node, BusConfig, BusTable, DEFAULT_CLUSTER};
+pub use demand::{DemandBeacon, DemandWatch};
 pub use error::{BusError, ErrorKind};
-pub use frame::{BusFrame, ReceivedFrame, FRAME_ID, NODE, SENT, SEQ, TIER, TIMESTAMP};
+pub use frame::{
+    BusFrame, ReceivedDetections, ReceivedFrame, FRAME_ID, NODE, SENT, SEQ, TIER, TIMESTAMP,
+};
 pub use lease::{Lease, Ownership};
 pub use publish::CameraPublisher;
 pub use stats::{BusSnapshot, BusView};

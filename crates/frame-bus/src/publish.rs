@@ -12,7 +12,7 @@ use crate::{subject, BusError};
 
 enum Outgoing {
     Frame(BusFrame),
-    Detections(Bytes),
+    Detections { frame_id: u64, json: Bytes },
 }
 
 /// Publishes one camera's frames and detections. Dropping it ends its task once the queued
@@ -56,9 +56,11 @@ impl CameraPublisher {
         self.try_queue(Outgoing::Frame(frame))
     }
 
-    /// Queues a detections JSON document for the camera, like [`Self::publish`].
-    pub fn publish_detections(&self, json: Bytes) -> bool {
-        self.try_queue(Outgoing::Detections(json))
+    /// Queues the detections of frame `frame_id` (a JSON document; its shape is the caller's)
+    /// like [`Self::publish`]: never waits, `false` when dropped (counted). The message carries
+    /// the frame id and this node's name as headers (`Camrelay-Frame-Id`, `Camrelay-Node`).
+    pub fn publish_detections(&self, frame_id: u64, json: Bytes) -> bool {
+        self.try_queue(Outgoing::Detections { frame_id, json })
     }
 
     /// Queues `frame`, waiting for room (for callers that prefer back-pressure to drops).
@@ -108,8 +110,16 @@ impl PublishTask {
                     }
                     sent
                 }
-                Outgoing::Detections(json) => {
-                    self.client.publish(self.detections.clone(), json).await
+                Outgoing::Detections { frame_id, json } => {
+                    let headers = frame::detection_headers(frame_id, &self.node);
+                    let sent = self
+                        .client
+                        .publish_with_headers(self.detections.clone(), headers, json)
+                        .await;
+                    if sent.is_ok() {
+                        BusStats::add(&self.stats.detections_published, 1);
+                    }
+                    sent
                 }
             };
             if let Err(error) = result {

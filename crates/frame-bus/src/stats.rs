@@ -13,6 +13,8 @@ pub(crate) struct BusStats {
     pub(crate) frames_received: AtomicU64,
     pub(crate) frames_lost: AtomicU64,
     pub(crate) malformed: AtomicU64,
+    pub(crate) detections_published: AtomicU64,
+    pub(crate) detections_received: AtomicU64,
     /// Publish-to-receive time of the last frame received, and the largest, in µs.
     pub(crate) latency_last_us: AtomicU64,
     pub(crate) latency_max_us: AtomicU64,
@@ -34,6 +36,8 @@ impl BusStats {
             frames_received: get(&self.frames_received),
             frames_lost: get(&self.frames_lost),
             malformed: get(&self.malformed),
+            detections_published: get(&self.detections_published),
+            detections_received: get(&self.detections_received),
             latency_last_us: get(&self.latency_last_us),
             latency_max_us: get(&self.latency_max_us),
         }
@@ -58,8 +62,13 @@ pub struct BusSnapshot {
     pub frames_received: u64,
     /// Frames a subscription missed (gaps in the publisher's sequence numbers).
     pub frames_lost: u64,
-    /// Messages on a frame subject that were not frames (skipped).
+    /// Messages on a frame or detections subject that were not what it carries (skipped).
     pub malformed: u64,
+    /// Detections documents handed to NATS (this node owns a camera another node wants
+    /// detections of).
+    pub detections_published: u64,
+    /// Detections documents received from owners.
+    pub detections_received: u64,
     /// The owner's publish to this node's receive, for the last frame received (µs, wall
     /// clocks of two machines: as good as their synchronisation).
     pub latency_last_us: u64,

@@ -37,6 +37,12 @@ pub fn detections(cluster: &str, camera: &str) -> String {
     format!("camrelay.{cluster}.cam.{camera}.detections")
 }
 
+/// The subject on which followers ask the owner for a camera's detections (one heartbeat a
+/// second, the asking node's name as payload): `camrelay.<cluster>.cam.<camera>.detect_demand`.
+pub fn detect_demand(cluster: &str, camera: &str) -> String {
+    format!("camrelay.{cluster}.cam.{camera}.detect_demand")
+}
+
 /// The JetStream key-value bucket holding a cluster's leases: `camrelay_<cluster>_owners`.
 pub fn lease_bucket(cluster: &str) -> String {
     format!("camrelay_{cluster}_owners")
@@ -53,6 +59,10 @@ mod tests {
         assert_eq!(
             detections("site1", "porch"),
             "camrelay.site1.cam.porch.detections"
+        );
+        assert_eq!(
+            detect_demand("site1", "porch"),
+            "camrelay.site1.cam.porch.detect_demand"
         );
         assert_eq!(lease_bucket("site1"), "camrelay_site1_owners");
     }

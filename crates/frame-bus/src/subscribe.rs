@@ -4,11 +4,10 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use bytes::Bytes;
 use futures_util::StreamExt;
 use mjpeg_codec::Timestamp;
 
-use crate::frame::{self, ReceivedFrame};
+use crate::frame::{self, ReceivedDetections, ReceivedFrame};
 use crate::stats::BusStats;
 
 /// A camera's frames as this node receives them. Dropping it unsubscribes.
@@ -91,18 +90,31 @@ impl FrameSubscriber {
     }
 }
 
-/// A camera's detections (JSON documents) as this node receives them.
+/// A camera's detections as this node receives them (the subscription buffers
+/// [`BusConfig::subscription_capacity`](crate::BusConfig::subscription_capacity) messages, like
+/// frames). Dropping it unsubscribes.
 pub struct DetectionSubscriber {
     inner: async_nats::Subscriber,
+    stats: Arc<BusStats>,
 }
 
 impl DetectionSubscriber {
-    pub(crate) fn new(inner: async_nats::Subscriber) -> DetectionSubscriber {
-        DetectionSubscriber { inner }
+    pub(crate) fn new(inner: async_nats::Subscriber, stats: Arc<BusStats>) -> DetectionSubscriber {
+        DetectionSubscriber { inner, stats }
     }
 
-    /// The next detections document; `None` once the connection is closed for good.
-    pub async fn next(&mut self) -> Option<Bytes> {
-        Some(self.inner.next().await?.payload)
+    /// The next frame's detections; `None` once the connection is closed for good. Messages
+    /// without a frame id are skipped (counted as malformed).
+    pub async fn next(&mut self) -> Option<ReceivedDetections> {
+        loop {
+            let message = self.inner.next().await?;
+            match frame::decode_detections(message.headers.as_ref(), message.payload) {
+                Some(received) => {
+                    BusStats::add(&self.stats.detections_received, 1);
+                    return Some(received);
+                }
+                None => BusStats::add(&self.stats.malformed, 1),
+            }
+        }
     }
 }

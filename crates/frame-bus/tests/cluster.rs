@@ -84,7 +84,7 @@ async fn every_node_receives_each_frame_once_with_the_owners_ids() {
         // About 200 frames a second: well within what a subscriber reads.
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    assert!(publisher.publish_detections(Bytes::from_static(br#"{"detections":[]}"#)));
+    assert!(publisher.publish_detections(5099, Bytes::from_static(br#"{"detections":[]}"#)));
     for (got, lost) in [read_b.await.unwrap(), read_c.await.unwrap()] {
         assert_eq!(lost, 0);
         let got_ids: Vec<u64> = got.iter().map(|r| r.frame.id).collect();
@@ -96,10 +96,13 @@ async fn every_node_receives_each_frame_once_with_the_owners_ids() {
             assert!(received.latency().is_some());
         }
     }
+    let received = detections.next().await.unwrap();
     assert_eq!(
-        detections.next().await.unwrap(),
-        Bytes::from_static(br#"{"detections":[]}"#)
+        (received.frame_id, received.node.as_str(), received.json),
+        (5099, "owner", Bytes::from_static(br#"{"detections":[]}"#))
     );
+    assert_eq!(owner.stats().detections_published, 1);
+    assert_eq!(c.stats().detections_received, 1);
     assert_eq!(owner.stats().frames_published, 100);
     assert_eq!(b.stats().frames_received, 100);
     assert_eq!(c.stats().frames_lost, 0);
@@ -250,4 +253,45 @@ async fn a_slow_node_loses_frames_for_itself_only() {
     // The owner published every frame: a slow node never held it up.
     assert_eq!(owner.stats().frames_published, 200);
     assert_eq!(owner.stats().publish_dropped, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_owner_sees_a_followers_demand_for_detections_until_it_goes_quiet() {
+    let server = NatsServer::start();
+    let owner = node(&server, "owner").await;
+    let b = node(&server, "b").await;
+    let demand = owner.detection_demand("porch").await.unwrap();
+    let mut wanted = demand.receiver();
+    // The owner's own heartbeats do not count.
+    let _own = owner.want_detections("porch").unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!demand.wanted());
+
+    // `b` wants the detections: at once (the first heartbeat goes out immediately).
+    let asked = Instant::now();
+    let beacon = b.want_detections("porch").unwrap();
+    tokio::time::timeout(Duration::from_secs(2), wanted.wait_for(|w| *w))
+        .await
+        .expect("demand seen within 2 s")
+        .unwrap();
+    assert!(
+        asked.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        asked.elapsed()
+    );
+    // Held over several heartbeats: still wanted.
+    tokio::time::sleep(Duration::from_millis(3_500)).await;
+    assert!(demand.wanted());
+
+    // `b` stops wanting: the demand expires after the TTL (3 s), not before 2 s.
+    drop(beacon);
+    let stopped = Instant::now();
+    tokio::time::timeout(Duration::from_secs(5), wanted.wait_for(|w| !*w))
+        .await
+        .expect("demand gone within 5 s")
+        .unwrap();
+    let gone = stopped.elapsed();
+    assert!(gone >= Duration::from_secs(2), "{gone:?}");
+    // Another camera's demand is its own.
+    assert!(!owner.detection_demand("garage").await.unwrap().wanted());
 }

@@ -138,6 +138,10 @@ impl<M: Clone + Send + Sync + 'static> TierFrame for Frame<M> {
         self.state == FrameState::Live
     }
 
+    fn frame_id(&self) -> Option<u64> {
+        Some(self.id)
+    }
+
     fn for_tier(&self, tier: Tier, jpeg: Bytes) -> Self {
         let mut frame = Frame::with_quality(
             self.id,

@@ -21,6 +21,11 @@ pub trait TierFrame: Send + Sync + 'static {
     fn is_picture(&self) -> bool {
         true
     }
+    /// The frame's id, unique in its broadcast, when it has one: with it the producer shares
+    /// its decode of the frame through a [`SharedDecode`] (see [`Tiers::spawn_sharing`]).
+    fn frame_id(&self) -> Option<u64> {
+        None
+    }
     /// The copy of this frame for `tier`, with `jpeg` as its picture: **the same frame id and
     /// timestamp**, so that viewers on different tiers see the same moment.
     fn for_tier(&self, tier: Tier, jpeg: Bytes) -> Self
@@ -35,6 +40,10 @@ impl<T: TierFrame> TierFrame for Arc<T> {
 
     fn is_picture(&self) -> bool {
         self.as_ref().is_picture()
+    }
+
+    fn frame_id(&self) -> Option<u64> {
+        self.as_ref().frame_id()
     }
 
     fn for_tier(&self, tier: Tier, jpeg: Bytes) -> Self {
@@ -111,8 +120,9 @@ impl<F: TierFrame + Clone> Tiers<F> {
         Self::spawn_sharing(original, ladder, config, Arc::default())
     }
 
-    /// As [`Tiers::spawn`], taking each frame's picture from `decode`, which other consumers
-    /// of the same broadcast (a detector) share: a frame is decoded once for all of them.
+    /// As [`Tiers::spawn`], taking each frame's picture from `decode` (keyed by
+    /// [`TierFrame::frame_id`]), which other consumers of the same frames (a detector) share:
+    /// a frame is decoded once for all of them.
     pub fn spawn_sharing(
         original: Handle<F>,
         ladder: Ladder,
@@ -267,7 +277,7 @@ async fn produce<F: TierFrame + Clone>(
             if active.is_empty() {
                 continue;
             }
-            let (seq, frame) = (delivery.seq, delivery.item);
+            let frame = delivery.item;
             if !frame.is_picture() {
                 let jpeg = Bytes::copy_from_slice(frame.jpeg());
                 for &(i, tier) in &active {
@@ -280,7 +290,10 @@ async fn produce<F: TierFrame + Clone>(
                 let (active, decode) = (active.clone(), decode.clone());
                 tokio::task::spawn_blocking(move || {
                     let started = Instant::now();
-                    let picture = decode.picture(seq, frame.jpeg());
+                    let picture = match frame.frame_id() {
+                        Some(id) => decode.picture(id, frame.jpeg()),
+                        None => crate::codec::decode(frame.jpeg(), Channels::Rgb).map(Arc::new),
+                    };
                     encode_tiers(picture, started, &active, &ladder, &shared)
                 })
             };

@@ -34,10 +34,10 @@ pub struct SharedDecode {
 }
 
 impl SharedDecode {
-    /// The RGB picture of frame `seq` (its sequence number in the camera's broadcast, the same
-    /// for every subscriber), decoding `jpeg` unless someone already did or is doing it.
-    pub fn picture(&self, seq: u64, jpeg: &[u8]) -> Result<Arc<Picture>, QualityError> {
-        let cell = self.cell(seq);
+    /// The RGB picture of frame `id` (unique among the camera's frames: its frame id), decoding
+    /// `jpeg` unless someone already did or is doing it.
+    pub fn picture(&self, id: u64, jpeg: &[u8]) -> Result<Arc<Picture>, QualityError> {
+        let cell = self.cell(id);
         let mut decoded_here = false;
         let result = cell.get_or_init(|| {
             decoded_here = true;
@@ -70,13 +70,13 @@ impl SharedDecode {
         self.reused.load(Ordering::Relaxed)
     }
 
-    fn cell(&self, seq: u64) -> Cell {
+    fn cell(&self, id: u64) -> Cell {
         let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((_, cell)) = recent.iter().find(|(s, _)| *s == seq) {
+        if let Some((_, cell)) = recent.iter().find(|(known, _)| *known == id) {
             return cell.clone();
         }
         let cell = Cell::default();
-        recent.push_back((seq, cell.clone()));
+        recent.push_back((id, cell.clone()));
         if recent.len() > KEEP {
             recent.pop_front();
         }

@@ -34,7 +34,7 @@ impl Collector for BusCollector {
             MetricType::Gauge,
         )?;
         ConstGauge::new(i64::from(view.connected)).encode(connected)?;
-        let counters: [(&str, &str, u64); 7] = [
+        let counters: [(&str, &str, u64); 9] = [
             ("bus_disconnects", "NATS connections lost", view.disconnects),
             (
                 "bus_slow_consumer_events",
@@ -63,8 +63,18 @@ impl Collector for BusCollector {
             ),
             (
                 "bus_malformed",
-                "Messages on a frame subject that were not frames",
+                "Messages on a frame or detections subject that were not what it carries",
                 view.malformed,
+            ),
+            (
+                "bus_detections_published",
+                "Frames' detections published for other nodes",
+                view.detections_published,
+            ),
+            (
+                "bus_detections_received",
+                "Frames' detections received from cameras' owners",
+                view.detections_received,
             ),
         ];
         for (name, help, value) in counters {

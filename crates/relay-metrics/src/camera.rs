@@ -48,7 +48,7 @@ fn counter(
 /// Counters: metric name, help, and the snapshot field it reads.
 type CounterField = (&'static str, &'static str, fn(&CameraSnapshot) -> u64);
 
-const COUNTERS: [CounterField; 11] = [
+const COUNTERS: [CounterField; 12] = [
     ("frames", "Frames received from the camera", |s| s.frames),
     ("bytes", "JPEG bytes received from the camera", |s| s.bytes),
     (
@@ -80,6 +80,11 @@ const COUNTERS: [CounterField; 11] = [
         |s| s.upstream.outages,
     ),
     ("detector_runs", "Detector runs", |s| s.detector.runs),
+    (
+        "detector_bus_frames",
+        "Frames annotated with the cluster owner's detections (no model run here)",
+        |s| s.detector.bus_frames,
+    ),
     (
         "detector_skipped_frames",
         "Raw frames the detector skipped to stay on the newest",

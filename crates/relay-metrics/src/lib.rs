@@ -13,7 +13,7 @@
 //! | latency | `camrelay_frame_latency_seconds` (histogram per camera) |
 //! | recorders | `camrelay_recording_*` (frames, bytes, drops, errors, free disk, write latency) |
 //! | MQTT | `camrelay_mqtt_connected`, `_published_total`, `_dropped_total`, `_reconnects_total` |
-//! | bus (clustered) | `camrelay_bus_connected`, `_disconnects_total`, `_slow_consumer_events_total`, `_frames_published_total`, `_publish_dropped_total`, `_frames_received_total`, `_frames_lost_total`, `_malformed_total`; `camrelay_camera_owner{camera,node}` |
+//! | bus (clustered) | `camrelay_bus_connected`, `_disconnects_total`, `_slow_consumer_events_total`, `_frames_published_total`, `_publish_dropped_total`, `_frames_received_total`, `_frames_lost_total`, `_malformed_total`, `_detections_published_total`, `_detections_received_total`; `camrelay_camera_owner{camera,node}` |
 //!
 //! ```
 //! use camera_hub::{Camera, CameraSpec, HubSettings, SourceSpec};

@@ -1,10 +1,10 @@
 //! Detections, boxes and per-stage timings.
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Serialize, Serializer};
 use std::time::Duration;
 
 /// An axis-aligned box in pixels, corners `(x1, y1)` (top-left) and `(x2, y2)`.
-#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 pub struct BBox {
     /// Left edge.
     pub x1: f32,
@@ -71,8 +71,9 @@ impl BBox {
     }
 }
 
-/// One detected object, in the pixels of the original image.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// One detected object, in the pixels of the original image. Its JSON (the server-sent events'
+/// and the cluster's detections subject) reads back with serde.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Detection {
     /// Index of the class in the model's output.
     pub class_id: usize,
