@@ -390,6 +390,9 @@ async fn two_then_three_nodes_share_one_upstream_and_show_the_same_ids() {
     let viewer_b = Viewer::connect(&b).await;
     viewer_b.wait_live(40, Duration::from_secs(15)).await;
     assert_eq!(one_owner(&[&a, &b], Duration::from_secs(5)).await, 0);
+    let upstream = |stats: &Value| stats["cameras"][0]["upstream"]["state"].clone();
+    assert_eq!(upstream(&a.stats().await), "streaming");
+    assert_eq!(upstream(&b.stats().await), "bus");
     let stats = mock.stats();
     assert_eq!(stats.stream_connections_total, 1, "one upstream: {stats:?}");
     assert_eq!(stats.stream_clients, 1, "{stats:?}");

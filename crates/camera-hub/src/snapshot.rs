@@ -96,7 +96,8 @@ pub struct ClusterView {
 /// Upstream state.
 #[derive(Debug, Serialize)]
 pub struct UpstreamView {
-    /// `idle`, `connecting`, `streaming`, `backing_off` or `stopped`.
+    /// `idle`, `connecting`, `streaming`, `backing_off` or `stopped`; `bus` on a cluster
+    /// follower (the owner reads the camera; this node gets its frames over NATS).
     pub state: &'static str,
     /// Connection attempt (while connecting or backing off).
     pub attempt: u32,
@@ -212,9 +213,14 @@ impl Camera {
         let latest = self.latest.load();
         let (width, height) = latest.as_ref().map_or((0, 0), |f| (f.width, f.height));
         let starts = stats.upstream_starts.load(rel);
+        // A cluster follower reads the owner's frames, not its own connection to the camera.
+        let from_bus = matches!(
+            self.cluster_role.load().as_deref(),
+            Some(crate::cluster::Role::Bus { .. })
+        );
         let upstream = match self.source_status.as_ref().map(|s| s.snapshot()) {
             Some(s) => UpstreamView {
-                state: s.state.name(),
+                state: if from_bus { "bus" } else { s.state.name() },
                 attempt: match s.state {
                     esp32_source::SourceState::Connecting { attempt }
                     | esp32_source::SourceState::BackingOff { attempt, .. } => attempt,
@@ -232,10 +238,10 @@ impl Camera {
                 starts,
             },
             None => UpstreamView {
-                state: if stats.fps() > 0.0 {
-                    "streaming"
-                } else {
-                    "idle"
+                state: match (from_bus, stats.fps() > 0.0) {
+                    (true, _) => "bus",
+                    (false, true) => "streaming",
+                    (false, false) => "idle",
                 },
                 attempt: 0,
                 last_error: None,
