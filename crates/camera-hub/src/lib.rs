@@ -41,6 +41,7 @@
 pub mod cluster;
 pub mod demo;
 pub mod detect;
+mod detect_model;
 pub mod detect_share;
 pub mod detection_events;
 mod error;
