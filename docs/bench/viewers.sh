@@ -44,21 +44,7 @@ for flag in --camera --always-on --no-detect --listen; do
     "$RELAY" --help | grep -q -- "$flag" || { echo "camrelay has no $flag" >&2; exit 1; }
 done
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() {
-    for _ in $(seq 200); do
-        if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-        sleep 0.05
-    done
-    echo "nothing listens on port $1" >&2; return 1
-}
-PIDS=()
-stop_all() {
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-    PIDS=()
-}
-trap stop_all EXIT
+source docs/bench/processes.sh
 
 ulimit -n "$(ulimit -Hn)" || true
 for n in $N_LIST; do
