@@ -49,7 +49,7 @@ mod pins;
 mod producer;
 mod tier;
 
-pub use chooser::{Chooser, ChooserConfig, Decision, Demand, LinkSample, MAX_CAP};
+pub use chooser::{Chooser, ChooserConfig, Decision, Demand, LinkSample};
 pub use codec::{decode, encode, shrink, Channels, Picture, MAX_SIDE};
 pub use error::{ErrorKind, QualityError};
 pub use pins::{Pins, QualityChoice, MAX_FPS};
