@@ -36,8 +36,8 @@ impl TierWatch {
 /// A camera's tiers, as a relay keeps them: one per camera, shared by its viewers.
 pub type CameraTiers<M> = Tiers<SharedFrame<M>>;
 
-/// A viewer on its camera's quality tiers. Frame ids keep increasing across switches (a frame
-/// not newer than the last one sent is skipped); each frame's part head says its
+/// A viewer on its camera's quality tiers. Frame ids never go back across switches (the new
+/// tier's copy of the frame last sent is skipped); each frame's part head says its
 /// `X-Quality`. Built by [`TieredViewer::new`] around an admitted [`PacedViewer`] of the
 /// camera's original broadcast.
 pub struct TieredViewer<M = ()> {
@@ -54,6 +54,9 @@ pub struct TieredViewer<M = ()> {
     /// Whether the connection's window is kept fresh (keepalive probes), set once.
     window_kept_fresh: bool,
     last_id: Option<u64>,
+    /// Switched tiers since the last frame sent: the new tier's copy of that frame is skipped
+    /// (a camera's keepalive re-send of its last frame, same id, is not).
+    just_switched: bool,
     last_sent: Option<Instant>,
     /// Drops and paced skips on broadcasts left behind.
     drops_before: u64,
@@ -91,6 +94,7 @@ impl<M: Clone + Send + Sync + 'static> TieredViewer<M> {
             look_first: false,
             window_kept_fresh: false,
             last_id: None,
+            just_switched: false,
             last_sent: None,
             drops_before: 0,
             paced_before: 0,
@@ -172,7 +176,10 @@ impl<M: Clone + Send + Sync + 'static> TieredViewer<M> {
                 Poll::Ready(Some(frame)) => frame,
                 other => return other,
             };
-            if self.last_id.is_some_and(|last| frame.id <= last) {
+            if self
+                .last_id
+                .is_some_and(|last| frame.id < last || (frame.id == last && self.just_switched))
+            {
                 continue; // the new tier's copy of a moment already sent
             }
             if self.look_first && !self.may_send() {
@@ -192,6 +199,7 @@ impl<M: Clone + Send + Sync + 'static> TieredViewer<M> {
                 self.measure(&frame, now);
             }
             self.last_id = Some(frame.id);
+            self.just_switched = false;
             return Poll::Ready(Some(frame));
         }
     }
@@ -221,6 +229,7 @@ impl<M: Clone + Send + Sync + 'static> TieredViewer<M> {
         let handle = self.tiers.handle(to).clone();
         self.viewer.switch_to(&handle);
         self.tier = to;
+        self.just_switched = true;
         self.watch.0.store(to.index() as u8, Ordering::Relaxed);
         self.switches += 1;
     }

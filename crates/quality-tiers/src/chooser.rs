@@ -47,8 +47,8 @@ use std::time::{Duration, Instant};
 
 use crate::Tier;
 
-/// Longest wait the drain gate adds after a frame that showed a full hidden buffer.
-const MAX_HIDDEN_WAIT: Duration = Duration::from_secs(16);
+/// Longest time the drain gate holds every frame back, whatever the window says.
+pub const MAX_HOLD: Duration = Duration::from_secs(2);
 
 /// One look at a viewer's connection. Counters are cumulative since the viewer joined.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -259,11 +259,8 @@ pub struct Chooser {
     backlog_streak: u32,
     /// Frames held back since the last drain because the one before was not read yet.
     refusals: u32,
-    /// Bytes acknowledged when the gate last let a frame go, until the frame's
-    /// acknowledgement shows whether it appeared in the window.
-    shown_check: Option<u64>,
-    /// How long to wait after a frame that appeared in the window at once.
-    hidden_wait: Duration,
+    /// Since when the gate has held every frame back.
+    held_since: Option<Instant>,
 }
 
 impl Chooser {
@@ -298,8 +295,7 @@ impl Chooser {
             probe_failed_at: None,
             backlog_streak: 0,
             refusals: 0,
-            shown_check: None,
-            hidden_wait: Duration::ZERO,
+            held_since: None,
         }
     }
 
@@ -368,43 +364,48 @@ impl Chooser {
                 if !may {
                     self.refusals = self.refusals.saturating_add(1);
                 }
-                return may;
+                return self.let_go(may, false, bytes_acked, now);
             }
-            Gate::Open { .. } => return true,
-            Gate::Draining => return self.drained(peer_window, now, demand),
-            Gate::Stays { .. } if !self.drained(peer_window, now, demand) => return false,
+            Gate::Open { .. } => {
+                self.held_since = None;
+                return true;
+            }
+            Gate::Draining => {
+                let may = self.drained(peer_window, now, demand);
+                return self.let_go(may, false, bytes_acked, now);
+            }
+            Gate::Stays { .. } if !self.drained(peer_window, now, demand) => {
+                return self.let_go(false, false, bytes_acked, now);
+            }
             Gate::Stays { .. } => slack,
         };
-        // The last frame let go, once acknowledged: if it showed in the window at once, the
-        // part of the buffer the window hides is full of older frames: wait longer each time
-        // until a frame no longer shows.
-        if let Some(mark) = self.shown_check {
-            if bytes_acked > mark {
-                self.shown_check = None;
-                self.hidden_wait = if unread >= frame / 2 {
-                    (self.hidden_wait * 2).clamp(self.config.gate_fallback, MAX_HIDDEN_WAIT)
-                } else {
-                    Duration::ZERO
-                };
-            }
-        }
         let since_last = self
             .last_gated_send
             .map_or(Duration::MAX, |at| now.saturating_duration_since(at));
-        if since_last < self.hidden_wait {
-            return false;
-        }
         let unseen = bytes_acked.saturating_sub(self.read_mark);
         let waited = since_last >= self.config.gate_fallback;
         let may = unseen <= allowed || waited;
-        if may {
+        self.let_go(may, waited, bytes_acked, now)
+    }
+
+    /// Records the gate's answer; after [`MAX_HOLD`] without a frame, one goes whatever the
+    /// window says (a receiver whose window's cap came down for good would hold the viewer
+    /// forever).
+    fn let_go(&mut self, may: bool, waited: bool, bytes_acked: u64, now: Instant) -> bool {
+        let forced = self
+            .held_since
+            .is_some_and(|at| now.saturating_duration_since(at) >= MAX_HOLD);
+        if may || forced {
+            self.held_since = None;
             self.last_gated_send = Some(now);
-            self.shown_check = Some(bytes_acked);
-            if waited {
+            if waited || forced {
                 self.read_mark = bytes_acked;
             }
+            true
+        } else {
+            self.held_since.get_or_insert(now);
+            false
         }
-        may
     }
 
     /// Unread bytes that still count as drained.
