@@ -48,7 +48,7 @@ use std::time::{Duration, Instant};
 use crate::Tier;
 
 /// Longest time the drain gate holds every frame back, whatever the window says.
-pub const MAX_HOLD: Duration = Duration::from_secs(2);
+pub const MAX_HOLD: Duration = Duration::from_secs(5);
 
 /// One look at a viewer's connection. Counters are cumulative since the viewer joined.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -364,7 +364,8 @@ impl Chooser {
                 if !may {
                     self.refusals = self.refusals.saturating_add(1);
                 }
-                return self.let_go(may, false, bytes_acked, now);
+                self.held_since = None;
+                return may;
             }
             Gate::Open { .. } => {
                 self.held_since = None;
@@ -388,9 +389,9 @@ impl Chooser {
         self.let_go(may, waited, bytes_acked, now)
     }
 
-    /// Records the gate's answer; after [`MAX_HOLD`] without a frame, one goes whatever the
-    /// window says (a receiver whose window's cap came down for good would hold the viewer
-    /// forever).
+    /// Records the gate's answer while the buffer drains or the gate stays; after
+    /// [`MAX_HOLD`] without a frame, one goes whatever the window says (a receiver whose
+    /// window's cap came down for good would hold the viewer forever).
     fn let_go(&mut self, may: bool, waited: bool, bytes_acked: u64, now: Instant) -> bool {
         let forced = self
             .held_since
