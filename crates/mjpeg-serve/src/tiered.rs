@@ -61,7 +61,7 @@ pub struct TieredViewer<M = ()> {
     /// Drops and paced skips on broadcasts left behind.
     drops_before: u64,
     paced_before: u64,
-    /// Frames skipped for `maxfps` or the cap.
+    /// Frames skipped for `maxfps` or by the drain gate.
     rate_skips: u64,
     switches: u64,
     /// Estimated size of the camera's frames (EWMA) and its frame rate.
