@@ -245,9 +245,17 @@ async fn a_thin_link_viewer_gets_fresh_frames_while_others_keep_full_rate() {
     let mock = start_mock(MockConfig::default()).await;
     let relay = start_relay(vec![camera_for("cam", &mock)], no_detect).await;
     let addr = relay.local_addr();
-    let mut thin = thin_viewer(addr, "/cams/cam/stream", 128 * 1024, 400_000.0)
-        .await
-        .unwrap();
+    // Pinned to the camera's bytes: this is the plain path's pacing (on `auto`, the default,
+    // the thin viewer moves to a tier that fits instead: tests/quality.rs, mjpeg-serve's
+    // tests/tiers.rs).
+    let mut thin = thin_viewer(
+        addr,
+        "/cams/cam/stream?quality=original",
+        128 * 1024,
+        400_000.0,
+    )
+    .await
+    .unwrap();
     let mut others = Vec::new();
     for _ in 0..100 {
         others.push(

@@ -102,7 +102,10 @@ async fn relay(tiers: Arc<CameraTiers<()>>) -> SocketAddr {
                 async move { Ok::<_, Infallible>(response) }
             });
             tokio::spawn(async move {
+                // As the relay: hyper buffers at most one frame beyond the socket (its default
+                // 400 KB would hold eight stale camera frames in front of a slow reader).
                 let _ = hyper::server::conn::http1::Builder::new()
+                    .max_buf_size(8192)
                     .writev(true)
                     .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
                     .await;
@@ -268,7 +271,7 @@ fn main() {
             .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
             .init();
     }
-    // ONLY=n runs the n-th viewer alone (to read its trace).
+    // ONLY=n runs the n-th viewer alone (to read its trace); AGES=1 lists every frame.
     let only: Option<usize> = std::env::var("ONLY")
         .ok()
         .map(|n| n.parse().expect("ONLY=n"));
@@ -361,6 +364,14 @@ fn main() {
     println!("|---|---|---|---|---|---|");
     for ((name, ..), seen) in viewers.iter().zip(&results) {
         report(name, seen, seconds);
+    }
+    if std::env::var_os("AGES").is_some() {
+        // AGES=1 lists every frame each viewer got: when, how old, which tier.
+        for ((name, ..), seen) in viewers.iter().zip(&results) {
+            for s in seen {
+                eprintln!("{name}: at {:.2} s age {:.2} s {}", s.at, s.age, s.quality);
+            }
+        }
     }
     let changing = &results[4];
     let left = changing

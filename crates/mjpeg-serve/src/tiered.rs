@@ -1,6 +1,7 @@
 //! A viewer served from its camera's quality tiers: pinned to one (`quality=`), or chosen per
-//! viewer from its link (`auto`), switching between frames; `maxfps=` and the slow-application
-//! cap skip frames to keep a minimum interval.
+//! viewer from its link (`auto`), switching between frames; `maxfps=` skips frames to keep a
+//! minimum interval, and an `auto` viewer whose receive buffer filled gets its next frame only
+//! once the buffer has drained (the chooser's drain gate).
 
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
@@ -35,8 +36,8 @@ impl TierWatch {
 /// A camera's tiers, as a relay keeps them: one per camera, shared by its viewers.
 pub type CameraTiers<M> = Tiers<SharedFrame<M>>;
 
-/// A viewer on its camera's quality tiers. Frame ids keep increasing across switches (a frame
-/// not newer than the last one sent is skipped); each frame's part head says its
+/// A viewer on its camera's quality tiers. Frame ids never go back across switches (the new
+/// tier's copy of the frame last sent is skipped); each frame's part head says its
 /// `X-Quality`. Built by [`TieredViewer::new`] around an admitted [`PacedViewer`] of the
 /// camera's original broadcast.
 pub struct TieredViewer<M = ()> {
@@ -48,14 +49,19 @@ pub struct TieredViewer<M = ()> {
     chooser: Option<Chooser>,
     probe: Option<Box<dyn QueueProbe>>,
     next_sample: Instant,
-    /// The slow-application cap from the chooser.
-    cap: Option<Duration>,
+    /// The chooser's drain gate: look at the window before each frame.
+    look_first: bool,
+    /// Whether the connection's window is kept fresh (keepalive probes), set once.
+    window_kept_fresh: bool,
     last_id: Option<u64>,
+    /// Switched tiers since the last frame sent: the new tier's copy of that frame is skipped
+    /// (a camera's keepalive re-send of its last frame, same id, is not).
+    just_switched: bool,
     last_sent: Option<Instant>,
     /// Drops and paced skips on broadcasts left behind.
     drops_before: u64,
     paced_before: u64,
-    /// Frames skipped for `maxfps` or the cap.
+    /// Frames skipped for `maxfps` or by the drain gate.
     rate_skips: u64,
     switches: u64,
     /// Estimated size of the camera's frames (EWMA) and its frame rate.
@@ -85,8 +91,10 @@ impl<M: Clone + Send + Sync + 'static> TieredViewer<M> {
             chooser: None,
             probe,
             next_sample: now,
-            cap: None,
+            look_first: false,
+            window_kept_fresh: false,
             last_id: None,
+            just_switched: false,
             last_sent: None,
             drops_before: 0,
             paced_before: 0,
@@ -140,17 +148,19 @@ impl<M: Clone + Send + Sync + 'static> TieredViewer<M> {
         self.switches
     }
 
-    /// Frames skipped for `maxfps` or the slow-application cap.
+    /// Frames skipped for `maxfps` or while the viewer's receive buffer drained.
     pub fn rate_skips(&self) -> u64 {
         self.rate_skips
     }
 
-    /// The shortest time between frames now (`maxfps` and the cap, the longer).
+    /// The shortest time between frames now (`maxfps`).
     pub fn min_interval(&self) -> Option<Duration> {
-        match (self.pins.min_interval(), self.cap) {
-            (Some(a), Some(b)) => Some(a.max(b)),
-            (a, b) => a.or(b),
-        }
+        self.pins.min_interval()
+    }
+
+    /// Whether the viewer's frames wait on its receive buffer now (the chooser's drain gate).
+    pub fn drain_gated(&self) -> bool {
+        self.look_first
     }
 
     /// Polls for the next frame to send (`None` once the broadcast ended).
@@ -166,8 +176,15 @@ impl<M: Clone + Send + Sync + 'static> TieredViewer<M> {
                 Poll::Ready(Some(frame)) => frame,
                 other => return other,
             };
-            if self.last_id.is_some_and(|last| frame.id <= last) {
+            if self
+                .last_id
+                .is_some_and(|last| frame.id < last || (frame.id == last && self.just_switched))
+            {
                 continue; // the new tier's copy of a moment already sent
+            }
+            if self.look_first && !self.may_send() {
+                self.rate_skips += 1;
+                continue; // a newer frame comes once the viewer has read what it has
             }
             let min_interval = self.min_interval();
             if min_interval.is_some() || self.chooser.is_some() {
@@ -182,6 +199,7 @@ impl<M: Clone + Send + Sync + 'static> TieredViewer<M> {
                 self.measure(&frame, now);
             }
             self.last_id = Some(frame.id);
+            self.just_switched = false;
             return Poll::Ready(Some(frame));
         }
     }
@@ -211,6 +229,7 @@ impl<M: Clone + Send + Sync + 'static> TieredViewer<M> {
         let handle = self.tiers.handle(to).clone();
         self.viewer.switch_to(&handle);
         self.tier = to;
+        self.just_switched = true;
         self.watch.0.store(to.index() as u8, Ordering::Relaxed);
         self.switches += 1;
     }
@@ -260,6 +279,27 @@ impl<M: Clone + Send + Sync + 'static> TieredViewer<M> {
         demand
     }
 
+    /// A fresh look at the viewer's window: whether the chooser lets a frame go now.
+    fn may_send(&mut self) -> bool {
+        let demand = self.demand();
+        let (Some(probe), Some(chooser)) = (self.probe.as_mut(), self.chooser.as_mut()) else {
+            return true;
+        };
+        let now = Instant::now().into_std();
+        let Some(queues) = probe.socket_queues() else {
+            return true;
+        };
+        let may = chooser.may_send(queues.peer_window, queues.bytes_acked, now, &demand);
+        tracing::trace!(
+            window = queues.peer_window,
+            acked = queues.bytes_acked,
+            widest = chooser.widest_window(),
+            may,
+            "drain gate"
+        );
+        may
+    }
+
     fn sample(&mut self, now: Instant) {
         self.next_sample = now + SAMPLE_EVERY;
         let Some(queues) = self.probe.as_mut().and_then(|p| p.socket_queues()) else {
@@ -280,7 +320,13 @@ impl<M: Clone + Send + Sync + 'static> TieredViewer<M> {
         };
         let decision = chooser.observe(sample, &demand);
         tracing::trace!(?queues, ?decision, widest = chooser.widest_window(), skips = self.rate_skips, estimate = ?chooser.estimate(), "quality sample");
-        self.cap = decision.min_interval;
+        self.look_first = decision.look_first;
+        if self.look_first && !self.window_kept_fresh {
+            self.window_kept_fresh = true;
+            if let Some(probe) = self.probe.as_mut() {
+                probe.keep_window_fresh();
+            }
+        }
         self.switch(decision.tier);
     }
 }

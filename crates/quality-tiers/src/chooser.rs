@@ -16,21 +16,39 @@
 //! - **Up only after a clean stretch** (3 s with no sign of falling behind, 3 s since the last
 //!   switch) and **with headroom** (the estimate is 1.3 times what the tier above needs). A
 //!   viewer with no trusted capacity hint probes one tier up blind instead, at most once per
-//!   back-off (10 s, doubled after each failed probe up to 120 s, back to 10 s after a
-//!   success); a move up that falls behind within 4 s is undone at once and counts as failed.
-//! - **Rate cap for slow applications**: when bytes pile up unread in the viewer's receive
-//!   buffer (its window shrinks) its application reads slower than the frames come. The
-//!   decision then carries a minimum interval between frames: the current tier's frame size
-//!   over the rate the application reads (+10 %), and while more than a frame and a half wait,
-//!   the time it needs to read them. It is relaxed by 30 % after 10 s without a backlog and
-//!   lifted once it no longer holds the tier back; a capped viewer does not move up.
+//!   back-off (5 s, doubled after each failed probe up to 120 s); a move up that falls behind
+//!   within 4 s is undone at once, back to the tier it left (not lower, and without the
+//!   drain gate below: that tier kept up), and counts as failed. One that holds for 4 s lets
+//!   the next probe follow as soon as the stretch is clean, so a link that came back climbs a
+//!   tier every 4 s or so.
+//! - **Drain gate for slow applications**: bytes that wait unread in the viewer's receive
+//!   buffer (the widest window it advertised minus the window now) are frames going stale.
+//!   When they pile up the viewer moves down as above and its frames are held back until the
+//!   buffer has drained ([`Decision::look_first`]: a frame is sent only when
+//!   [`Chooser::may_send`] says so, so the first one sent is the newest); for
+//!   [`ChooserConfig::probation`] after, at most one frame may wait unread. If they pile up
+//!   again then on the lowest tier, the application reads slower than even that tier comes
+//!   (an OpenCV script taking one frame a second, a background tab): the gate stays, one
+//!   frame at a time, each sent once the one before was read, and the viewer does not move
+//!   up. A trial lifts it after [`ChooserConfig::gate_trial`] (30 s, doubled after each
+//!   failed trial up to [`ChooserConfig::max_probe_backoff`]); the trial fails when bytes pile
+//!   up unread again within [`ChooserConfig::probation`].
+//! - **What the window hides**: a Linux receiver announces a window that grew only when it
+//!   doubles, so a small frame read does not show until the next segment: the server keeps a
+//!   gated connection's window fresh with TCP keepalive probes every second (see
+//!   `mjpeg-serve`). And it offers no more than its window's cap however empty its buffer is
+//!   (measured on loopback: 64 KiB of a 128 KiB buffer at first, about 120 KiB once grown), so
+//!   bytes within the difference never show: while the gate stays, the bytes acknowledged
+//!   since the window last came back to the widest count as unread, and the next frame goes
+//!   after [`ChooserConfig::gate_fallback`] (1.5 s) without a sign of reading. A cap hiding
+//!   more than a frame of the tier keeps that much unread unseen (a frame that old).
 
 use std::time::{Duration, Instant};
 
 use crate::Tier;
 
-/// Longest interval the slow-application cap sets between frames.
-pub const MAX_CAP: Duration = Duration::from_secs(5);
+/// Longest time the drain gate holds every frame back, whatever the window says.
+pub const MAX_HOLD: Duration = Duration::from_secs(5);
 
 /// One look at a viewer's connection. Counters are cumulative since the viewer joined.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,7 +123,7 @@ pub struct ChooserConfig {
     pub clean_stretch: Duration,
     /// First wait before a blind probe up; doubled after each failed probe.
     pub probe_backoff: Duration,
-    /// Longest wait between blind probes.
+    /// Longest wait between blind probes (and between trials lifting the drain gate).
     pub max_probe_backoff: Duration,
     /// A move up that falls behind within this time is undone and counts as failed.
     pub probation: Duration,
@@ -114,14 +132,18 @@ pub struct ChooserConfig {
     pub backlog_bytes: u64,
     /// Samples closer together than this are skipped.
     pub min_sample_gap: Duration,
-    /// The slow-application cap is relaxed by 30 % after this long without a backlog.
-    pub cap_relax_after: Duration,
     /// How long the widest window the viewer advertised is remembered (between one and two of
     /// these): the yardstick of its unread bytes.
     pub window_memory: Duration,
     /// After a move down, the backlog of the tier before drains for this long before falling
     /// behind can move the viewer down again.
     pub settle: Duration,
+    /// First wait before a trial lifts a drain gate that stayed; doubled after each failed
+    /// trial.
+    pub gate_trial: Duration,
+    /// A gated viewer whose window shows no read gets its next frame after this long anyway
+    /// (a frame smaller than what its window hides).
+    pub gate_fallback: Duration,
 }
 
 impl Default for ChooserConfig {
@@ -132,14 +154,15 @@ impl Default for ChooserConfig {
             up_headroom: 1.3,
             down_fit: 0.9,
             clean_stretch: Duration::from_secs(3),
-            probe_backoff: Duration::from_secs(10),
+            probe_backoff: Duration::from_secs(5),
             max_probe_backoff: Duration::from_secs(120),
             probation: Duration::from_secs(4),
             backlog_bytes: 4 * 1024,
             min_sample_gap: Duration::from_millis(50),
             settle: Duration::from_secs(1),
             window_memory: Duration::from_secs(30),
-            cap_relax_after: Duration::from_secs(10),
+            gate_trial: Duration::from_secs(30),
+            gate_fallback: Duration::from_millis(1500),
         }
     }
 }
@@ -149,8 +172,10 @@ impl Default for ChooserConfig {
 pub struct Decision {
     /// The tier to send from now on.
     pub tier: Tier,
-    /// The shortest time between two frames (the slow-application cap), if any.
-    pub min_interval: Option<Duration>,
+    /// Look at the viewer's window before each frame and send it only if
+    /// [`Chooser::may_send`] says so (its buffer drains, or just drained); frames arriving
+    /// before are skipped.
+    pub look_first: bool,
     /// Set when this sample changed the tier: the tier before.
     pub switched_from: Option<Tier>,
 }
@@ -179,6 +204,21 @@ impl Ewma {
     }
 }
 
+/// The drain gate of a viewer whose receive buffer filled (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Gate {
+    /// Frames flow; `drained_at` is when the last drain ended (a backlog soon after makes the
+    /// gate stay), `trial` whether that was a trial lifting a gate that stayed.
+    Open {
+        drained_at: Option<Instant>,
+        trial: bool,
+    },
+    /// Held until the buffer drains once, then open.
+    Draining,
+    /// One frame at a time, each once the one before was read, until a trial at `until`.
+    Stays { until: Instant },
+}
+
 /// The tier chooser of one viewer.
 #[derive(Debug, Clone)]
 pub struct Chooser {
@@ -192,32 +232,35 @@ pub struct Chooser {
     unread: u64,
     fast: Ewma,
     slow: Ewma,
-    /// Rate the application reads, fast average (for the cap).
-    app_rate: Ewma,
     clean_since: Instant,
     last_switch: Option<Instant>,
     last_down: Option<Instant>,
-    last_backlog: Option<Instant>,
-    /// A move up on trial: when it was made and whether the delivery rate justified it.
-    probation: Option<(Instant, bool)>,
+    /// A move up on trial: when it was made, whether the delivery rate justified it, and the
+    /// tier it left.
+    probation: Option<(Instant, bool, Tier)>,
     backoff: Duration,
     next_probe: Instant,
     trust_delivery_rate: bool,
     switches: u64,
-    /// The slow-application cap: shortest time between frames, and when it was last set or
-    /// relaxed.
-    cap: Option<Cap>,
-}
-
-/// The slow-application cap of a viewer.
-#[derive(Debug, Clone, Copy)]
-struct Cap {
-    /// Shortest time between frames now.
-    interval: Duration,
-    /// The interval once the backlog has drained.
-    steady: Duration,
-    /// When it was last set or relaxed.
-    since: Instant,
+    gate: Gate,
+    /// Wait before the next trial lifting a gate that stayed.
+    gate_backoff: Duration,
+    /// The last look [`Chooser::may_send`] took: bytes acknowledged and window.
+    last_look: Option<(u64, u64)>,
+    /// Bytes acknowledged when the window last grew (the application was seen reading).
+    read_mark: u64,
+    /// When the gate last let a frame go.
+    last_gated_send: Option<Instant>,
+    /// The window last looked at, and since when it has been the same.
+    window_since: (u64, Instant),
+    /// When a move up last failed (its backlog drains without a gate).
+    probe_failed_at: Option<Instant>,
+    /// Samples in a row that saw a backlog in the receive buffer.
+    backlog_streak: u32,
+    /// Frames held back since the last drain because the one before was not read yet.
+    refusals: u32,
+    /// Since when the gate has held every frame back.
+    held_since: Option<Instant>,
 }
 
 impl Chooser {
@@ -232,17 +275,27 @@ impl Chooser {
             unread: 0,
             fast: Ewma::new(config.fast_half_life),
             slow: Ewma::new(config.slow_half_life),
-            app_rate: Ewma::new(config.fast_half_life),
             clean_since: now,
             last_switch: None,
             last_down: None,
-            last_backlog: None,
             probation: None,
             backoff: config.probe_backoff,
             next_probe: now + config.probe_backoff,
             trust_delivery_rate: true,
             switches: 0,
-            cap: None,
+            gate: Gate::Open {
+                drained_at: None,
+                trial: false,
+            },
+            gate_backoff: config.gate_trial,
+            last_look: None,
+            read_mark: 0,
+            last_gated_send: None,
+            window_since: (0, now),
+            probe_failed_at: None,
+            backlog_streak: 0,
+            refusals: 0,
+            held_since: None,
         }
     }
 
@@ -270,19 +323,130 @@ impl Chooser {
         }
     }
 
+    /// Whether a frame may be sent to a viewer whose peer advertises `peer_window` now, having
+    /// acknowledged `bytes_acked` (a fresh look, taken when [`Decision::look_first`] says
+    /// so). While its buffer drains or the gate stays: only once what it was sent has been
+    /// read (less than a quarter of a frame of the current tier, at least 2 KiB, waits
+    /// unread); in the first [`ChooserConfig::probation`] after a drain: while at most one
+    /// frame waits. A receiver offers no more than its window's cap however empty its buffer
+    /// is, so a small frame may not show in the window at all: while the gate stays, the bytes
+    /// acknowledged since the window last grew back to the widest count as unread too, until
+    /// [`ChooserConfig::gate_fallback`] after the last frame let go.
+    pub fn may_send(
+        &mut self,
+        peer_window: u64,
+        bytes_acked: u64,
+        now: Instant,
+        demand: &Demand,
+    ) -> bool {
+        self.remember_window(peer_window, now);
+        self.note_window(peer_window, now);
+        let frame = demand.frame_bytes[self.tier.index()] as u64;
+        let slack = Self::slack(frame);
+        let emptied = peer_window >= self.widest;
+        match self.last_look {
+            // The window grew back to the widest: the application read all it had.
+            Some((_, window)) if peer_window > window && emptied => self.read_mark = bytes_acked,
+            Some(_) => {}
+            None => self.read_mark = bytes_acked,
+        }
+        self.last_look = Some((bytes_acked, peer_window));
+        let unread = self.widest.saturating_sub(peer_window);
+        let allowed: u64 = match self.gate {
+            Gate::Open {
+                drained_at: Some(at),
+                ..
+            } if now.saturating_duration_since(at) <= self.config.probation => {
+                // Just drained: what the window shows (a reader that keeps up would wait for
+                // the fallback after each frame it reads unseen). Frames held back here mean
+                // the application reads slower than the tier comes.
+                let may = unread <= frame + slack;
+                if !may {
+                    self.refusals = self.refusals.saturating_add(1);
+                }
+                self.held_since = None;
+                return may;
+            }
+            Gate::Open { .. } => {
+                self.held_since = None;
+                return true;
+            }
+            Gate::Draining => {
+                let may = self.drained(peer_window, now, demand);
+                return self.let_go(may, false, bytes_acked, now);
+            }
+            Gate::Stays { .. } if !self.drained(peer_window, now, demand) => {
+                return self.let_go(false, false, bytes_acked, now);
+            }
+            Gate::Stays { .. } => slack,
+        };
+        let since_last = self
+            .last_gated_send
+            .map_or(Duration::MAX, |at| now.saturating_duration_since(at));
+        let unseen = bytes_acked.saturating_sub(self.read_mark);
+        let waited = since_last >= self.config.gate_fallback;
+        let may = unseen <= allowed || waited;
+        self.let_go(may, waited, bytes_acked, now)
+    }
+
+    /// Records the gate's answer while the buffer drains or the gate stays; after
+    /// [`MAX_HOLD`] without a frame, one goes whatever the window says (a receiver whose
+    /// window's cap came down for good would hold the viewer forever).
+    fn let_go(&mut self, may: bool, waited: bool, bytes_acked: u64, now: Instant) -> bool {
+        let forced = self
+            .held_since
+            .is_some_and(|at| now.saturating_duration_since(at) >= MAX_HOLD);
+        if may || forced {
+            self.held_since = None;
+            self.last_gated_send = Some(now);
+            if waited || forced {
+                self.read_mark = bytes_acked;
+            }
+            true
+        } else {
+            self.held_since.get_or_insert(now);
+            false
+        }
+    }
+
+    /// Unread bytes that still count as drained.
+    fn slack(frame: u64) -> u64 {
+        (frame / 4).max(2048)
+    }
+
+    /// Whether the viewer's buffer has drained as far as its window shows: less than the
+    /// slack unread, or the window unchanged for twice [`ChooserConfig::gate_fallback`] with
+    /// less than an eighth of the widest unread (a receiver whose window's cap came down a
+    /// little would otherwise never count as drained).
+    fn drained(&self, peer_window: u64, now: Instant, demand: &Demand) -> bool {
+        let frame = demand.frame_bytes[self.tier.index()] as u64;
+        let unread = self.widest.saturating_sub(peer_window);
+        let (window, since) = self.window_since;
+        let still = window == peer_window
+            && now.saturating_duration_since(since) >= 2 * self.config.gate_fallback;
+        unread <= Self::slack(frame) || (still && unread <= self.widest / 8)
+    }
+
+    fn note_window(&mut self, window: u64, now: Instant) {
+        if self.window_since.0 != window {
+            self.window_since = (window, now);
+        }
+    }
+
     /// Feeds one sample; returns the decision now.
     pub fn observe(&mut self, sample: LinkSample, demand: &Demand) -> Decision {
         let Some(previous) = self.previous else {
             self.remember_window(sample.peer_window, sample.at);
             self.previous = Some(sample);
-            return self.decision(None, demand);
+            return self.decision(None);
         };
         let gap = sample.at.saturating_duration_since(previous.at);
         if gap < self.config.min_sample_gap {
-            return self.decision(None, demand);
+            return self.decision(None);
         }
         self.previous = Some(sample);
         self.remember_window(sample.peer_window, sample.at);
+        self.note_window(sample.peer_window, sample.at);
         let unread = self.widest.saturating_sub(sample.peer_window);
         let acked = sample.bytes_acked.saturating_sub(previous.bytes_acked) as f64;
         let read = (acked - (unread as f64 - self.unread as f64)).max(0.0) / gap.as_secs_f64();
@@ -290,16 +454,18 @@ impl Chooser {
 
         let frame = demand.frame_bytes[self.tier.index()] as u64;
         let backlog_limit = self.config.backlog_bytes.max(frame + frame / 5);
-        let unread_backlog = unread > backlog_limit;
-        let behind = sample.queue_drops > previous.queue_drops
-            || sample.paced_skips > previous.paced_skips
-            || sample.notsent > backlog_limit
-            || unread_backlog;
-        if unread_backlog {
-            self.last_backlog = Some(sample.at);
-            // The application is the limit: what it read is its rate.
-            self.app_rate.add(read, gap);
-        }
+        // Frames held back right after a drain count as a backlog too: the window showed it.
+        let unread_backlog = unread > backlog_limit || self.refusals >= 3;
+        self.backlog_streak = if unread_backlog {
+            self.backlog_streak.saturating_add(1)
+        } else {
+            0
+        };
+        let dropped =
+            sample.queue_drops > previous.queue_drops || sample.paced_skips > previous.paced_skips;
+        // A gated viewer skips frames on purpose: skips alone do not put it behind.
+        let gated = !matches!(self.gate, Gate::Open { .. });
+        let behind = (dropped && !gated) || sample.notsent > backlog_limit || unread_backlog;
 
         let hint = if self.trust_delivery_rate {
             sample.delivery_rate as f64
@@ -325,12 +491,26 @@ impl Chooser {
         let now = sample.at;
         let switched = if behind {
             self.clean_since = now;
-            self.fell_behind(now, read, demand)
+            if gated {
+                None // held back already: what waits is the old backlog draining
+            } else {
+                self.fell_behind(now, read, demand)
+            }
         } else {
             self.kept_up(now, demand)
         };
-        self.update_cap(unread_backlog, now, demand);
-        self.decision(switched, demand)
+        // The backlog of a move up that failed drains without a gate: the tier it left kept
+        // up.
+        let probe_backlog = self
+            .probe_failed_at
+            .is_some_and(|at| now.saturating_duration_since(at) <= self.config.settle);
+        self.update_gate(
+            unread_backlog && !probe_backlog,
+            sample.peer_window,
+            now,
+            demand,
+        );
+        self.decision(switched)
     }
 
     fn fell_behind(&mut self, now: Instant, read: f64, demand: &Demand) -> Option<Tier> {
@@ -340,10 +520,11 @@ impl Chooser {
         {
             return None;
         }
-        if let Some((since, justified)) = self.probation.take() {
+        if let Some((since, justified, from)) = self.probation.take() {
             if now.saturating_duration_since(since) <= self.config.probation {
                 // The move up failed: back off, and stop believing the hint that made it.
                 self.backoff = (self.backoff * 2).min(self.config.max_probe_backoff);
+                self.next_probe = now + self.backoff;
                 if justified {
                     // The estimate was built on a hint that proved wrong: start again from
                     // what the viewer really took.
@@ -351,6 +532,10 @@ impl Chooser {
                     self.fast.value = Some(read);
                     self.slow.value = Some(read);
                 }
+                // Back to the tier it kept up on, not lower: that tier's record is better
+                // evidence than a second of a tier too big.
+                self.probe_failed_at = Some(now);
+                return self.switch(from, now);
             }
         }
         self.next_probe = now + self.backoff;
@@ -365,10 +550,12 @@ impl Chooser {
     }
 
     fn kept_up(&mut self, now: Instant, demand: &Demand) -> Option<Tier> {
-        if let Some((since, _)) = self.probation {
+        if let Some((since, ..)) = self.probation {
             if now.saturating_duration_since(since) > self.config.probation {
+                // The move up held: the next one may follow as soon as the stretch is clean.
                 self.probation = None;
                 self.backoff = self.config.probe_backoff;
+                self.next_probe = now;
             }
         }
         let stretch = self.config.clean_stretch;
@@ -377,8 +564,8 @@ impl Chooser {
                 .last_switch
                 .is_none_or(|at| now.saturating_duration_since(at) >= stretch);
         let higher = self.tier.higher()?;
-        // Capped, the viewer does not take even this tier at its full rate.
-        if !settled || self.cap.is_some() {
+        // Gated or just drained, the viewer does not take even this tier at its full rate.
+        if !settled || self.decision(None).look_first || self.probation.is_some() {
             return None;
         }
         let estimate = self.estimate().unwrap_or(0.0);
@@ -387,14 +574,14 @@ impl Chooser {
             .filter(|&t| t < self.tier)
             .find(|&t| estimate >= self.config.up_headroom * demand.per_second(t));
         if let Some(best) = best {
-            self.probation = Some((now, self.trust_delivery_rate));
+            self.probation = Some((now, self.trust_delivery_rate, self.tier));
             return self.switch(best, now);
         }
         // No evidence of headroom. A trusted hint that says no is believed; without one, a
         // blind probe one tier up once the back-off has passed.
         let hinted = self.trust_delivery_rate && self.previous.is_some_and(|s| s.delivery_rate > 0);
         if !hinted && now >= self.next_probe {
-            self.probation = Some((now, false));
+            self.probation = Some((now, false, self.tier));
             self.next_probe = now + self.backoff;
             return self.switch(higher, now);
         }
@@ -416,55 +603,75 @@ impl Chooser {
         Some(from)
     }
 
-    /// Sets the cap from the application's read rate while bytes pile up unread (not while
-    /// the backlog of a tier just left drains): a frame as often as it takes one, and nothing
-    /// while more than a frame and a half wait; relaxes it by 30 % after each
-    /// [`ChooserConfig::cap_relax_after`] without a backlog, and lifts it once it no longer
-    /// holds the tier's frame rate back.
-    fn update_cap(&mut self, backlog: bool, now: Instant, demand: &Demand) {
-        let frame = demand.frame_bytes[self.tier.index()];
-        let natural = frame / demand.per_second(self.tier).max(1.0);
-        let settling = self
-            .last_down
-            .is_some_and(|at| now.saturating_duration_since(at) < self.config.settle);
-        if backlog && !settling {
-            if let Some(rate) = self.app_rate.value {
-                let rate = rate.max(1.0);
-                // The steady cap: a frame as often as the application takes one, with 10 % to
-                // spare. While more than a frame and a half wait, hold on until they are read.
-                let steady = (1.1 * frame / rate).clamp(natural, MAX_CAP.as_secs_f64());
-                let drain = (self.unread as f64 / rate).min(MAX_CAP.as_secs_f64());
-                let interval = if self.unread as f64 > 1.5 * frame {
-                    drain.max(steady)
-                } else {
-                    steady
-                };
-                self.cap = Some(Cap {
-                    interval: Duration::from_secs_f64(interval),
-                    steady: Duration::from_secs_f64(steady),
-                    since: now,
-                });
-            }
-            return;
+    /// Moves the drain gate (see the module docs): shut on a backlog in the receive buffer,
+    /// open once drained, staying shut if the backlog comes back soon after a drain.
+    fn update_gate(&mut self, backlog: bool, window: u64, now: Instant, demand: &Demand) {
+        if !matches!(self.gate, Gate::Open { .. }) {
+            self.refusals = 0;
         }
-        if let Some(cap) = self.cap.as_mut() {
-            // The backlog is gone: back to the steady cap, relaxed after a long clean stretch.
-            cap.interval = cap.steady;
-            if now.saturating_duration_since(cap.since) >= self.config.cap_relax_after {
-                cap.steady = cap.steady.mul_f64(0.7);
-                cap.interval = cap.steady;
-                cap.since = now;
-                if cap.steady.as_secs_f64() <= natural * 1.1 {
-                    self.cap = None;
+        let soon = |at: Instant| now.saturating_duration_since(at) <= self.config.probation;
+        match self.gate {
+            Gate::Open { drained_at, trial } if backlog => {
+                // Soon after a drain, on the lowest tier, in two samples running (one may be a
+                // frame in flight to a reader that keeps up): smaller frames cannot help.
+                if drained_at.is_some_and(soon)
+                    && self.tier == Tier::Low
+                    && self.backlog_streak >= 2
+                {
+                    if trial {
+                        self.gate_backoff =
+                            (self.gate_backoff * 2).min(self.config.max_probe_backoff);
+                    }
+                    tracing::debug!(trial_in = ?self.gate_backoff, "the application reads slower than the frames come: one at a time");
+                    self.gate = Gate::Stays {
+                        until: now + self.gate_backoff,
+                    };
+                } else if !drained_at.is_some_and(soon) || self.tier != Tier::Low {
+                    self.gate = Gate::Draining;
                 }
             }
+            Gate::Open {
+                drained_at: Some(at),
+                trial: true,
+            } if !soon(at) => {
+                // The trial held: the application keeps up again.
+                self.gate_backoff = self.config.gate_trial;
+                self.gate = Gate::Open {
+                    drained_at: Some(at),
+                    trial: false,
+                };
+            }
+            Gate::Draining if self.drained(window, now, demand) => {
+                self.gate = Gate::Open {
+                    drained_at: Some(now),
+                    trial: false,
+                };
+            }
+            Gate::Stays { until } if now >= until && self.drained(window, now, demand) => {
+                self.gate = Gate::Open {
+                    drained_at: Some(now),
+                    trial: true,
+                };
+            }
+            _ => {}
         }
     }
 
-    fn decision(&self, switched_from: Option<Tier>, _demand: &Demand) -> Decision {
+    fn decision(&self, switched_from: Option<Tier>) -> Decision {
+        let look_first = match (self.gate, self.previous) {
+            (
+                Gate::Open {
+                    drained_at: Some(at),
+                    ..
+                },
+                Some(sample),
+            ) => sample.at.saturating_duration_since(at) <= self.config.probation,
+            (Gate::Open { .. }, _) => false,
+            _ => true,
+        };
         Decision {
             tier: self.tier,
-            min_interval: self.cap.map(|cap| cap.interval),
+            look_first,
             switched_from,
         }
     }

@@ -11,7 +11,7 @@
 //!   ([`TierFrame::for_tier`]).
 //! - [`Chooser`]: a pure state machine per viewer, fed with [`LinkSample`]s (`TCP_INFO`, drop
 //!   counters) and a clock: a fast and a slow goodput average, down at once, up after a clean
-//!   stretch with headroom, a rate cap for slow applications.
+//!   stretch with headroom, and a drain gate for slow applications ([`Chooser::may_send`]).
 //! - [`Pins`]: `quality=original|high|medium|low|auto` and `maxfps=N` from a query string, with
 //!   errors whose messages say what is accepted.
 //!
@@ -50,7 +50,7 @@ mod producer;
 mod shared_decode;
 mod tier;
 
-pub use chooser::{Chooser, ChooserConfig, Decision, Demand, LinkSample, MAX_CAP};
+pub use chooser::{Chooser, ChooserConfig, Decision, Demand, LinkSample};
 pub use codec::{decode, encode, shrink, Channels, Picture, MAX_SIDE};
 pub use error::{ErrorKind, QualityError};
 pub use pins::{Pins, QualityChoice, MAX_FPS};

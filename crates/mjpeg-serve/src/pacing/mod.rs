@@ -82,6 +82,11 @@ pub struct SocketQueues {
 pub trait QueueProbe: Send {
     /// The connection's queues now, or `None` when they cannot be read.
     fn socket_queues(&mut self) -> Option<SocketQueues>;
+
+    /// Keeps the peer's advertised window fresh while nothing is sent (TCP keepalive probes
+    /// every second on [`TcpInfo`]); called once when a viewer's frames start waiting for its
+    /// receive buffer to drain. Does nothing by default.
+    fn keep_window_fresh(&mut self) {}
 }
 
 /// Reads a TCP socket's queues with `getsockopt(TCP_INFO)` (Linux 5.18 or later; elsewhere
@@ -98,6 +103,13 @@ impl QueueProbe for TcpInfo {
     #[cfg(not(target_os = "linux"))]
     fn socket_queues(&mut self) -> Option<SocketQueues> {
         None
+    }
+
+    #[cfg(target_os = "linux")]
+    fn keep_window_fresh(&mut self) {
+        if let Err(error) = tcp_info::keep_window_fresh(self.0) {
+            tracing::debug!(%error, "keepalive not set");
+        }
     }
 }
 

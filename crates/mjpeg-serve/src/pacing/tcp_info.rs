@@ -55,6 +55,31 @@ pub fn socket_queues(fd: RawFd) -> io::Result<SocketQueues> {
     })
 }
 
+/// Turns on TCP keepalive probes on `fd` after one idle second, every second: each probe
+/// makes the peer answer with its window as it is now. (A Linux receiver announces a window
+/// that grew only when it doubles, so a small frame its application read would not show
+/// until the server sends again.) Ten unanswered probes close the connection.
+pub fn keep_window_fresh(fd: RawFd) -> io::Result<()> {
+    for (level, name, value) in [
+        (libc::SOL_SOCKET, libc::SO_KEEPALIVE, 1),
+        (libc::IPPROTO_TCP, libc::TCP_KEEPIDLE, 1),
+        (libc::IPPROTO_TCP, libc::TCP_KEEPINTVL, 1),
+        (libc::IPPROTO_TCP, libc::TCP_KEEPCNT, 10),
+    ] {
+        let value: libc::c_int = value;
+        let len = libc::socklen_t::try_from(size_of::<libc::c_int>()).map_err(io::Error::other)?;
+        // SAFETY: `value` is a readable `c_int` of `len` bytes that outlives the call; the
+        // kernel only reads it. A stale `fd` makes the call fail or set another socket's
+        // option, touching no memory of ours.
+        #[allow(unsafe_code)]
+        let rc = unsafe { libc::setsockopt(fd, level, name, (&raw const value).cast(), len) };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
