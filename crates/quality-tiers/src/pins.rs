@@ -69,12 +69,11 @@ impl Pins {
         Ok(pins)
     }
 
-    /// The pins of a stream request (`quality` defaults to `auto`: a viewer that keeps up
-    /// stays on the camera's own bytes): `None` when they ask for the plain stream
-    /// (`quality=original` without `maxfps`), so the server can take its plain path, which
-    /// costs nothing per frame beyond the camera's bytes.
+    /// The pins of a stream request for a relay that serves the camera's own bytes unless
+    /// asked (`quality` defaults to `original`): `None` when they ask for nothing beyond the
+    /// plain stream, so the server can take its plain path.
     pub fn of_stream(query: &str) -> Result<Option<Pins>, QualityError> {
-        let pins = Pins::from_query(query)?;
+        let pins = Pins::from_query_or(query, QualityChoice::Fixed(Tier::Original))?;
         Ok((!pins.is_plain()).then_some(pins))
     }
 
@@ -118,12 +117,7 @@ mod tests {
             .expect("ok")
             .is_plain());
         assert!(Pins::from_query_or("quality=ultra", original).is_err());
-        let default = Pins::of_stream("token=x").expect("ok").expect("not plain");
-        assert_eq!(default.quality, QualityChoice::Auto, "auto by default");
-        assert_eq!(Pins::of_stream("quality=original").expect("ok"), None);
-        assert!(Pins::of_stream("quality=original&maxfps=5")
-            .expect("ok")
-            .is_some());
+        assert_eq!(Pins::of_stream("token=x").expect("ok"), None);
         assert!(Pins::of_stream("quality=low").expect("ok").is_some());
     }
 

@@ -194,9 +194,9 @@ fn mjpeg(
     }
 }
 
-/// A raw viewer's quality pins (`?quality=original|high|medium|low|auto`, `?maxfps=N`;
-/// `auto` when absent): `None` for the plain path (`quality=original`), or a 400 that says
-/// what is wrong. Annotated streams have no tiers.
+/// A raw viewer's quality pins (`?quality=original|high|medium|low|auto`, `?maxfps=N`; the
+/// camera's own bytes when absent): `None` for the plain path, or a 400 that says what is
+/// wrong. Annotated streams have no tiers.
 pub(crate) fn quality_pins(
     query: &str,
     kind: ViewerKind,
