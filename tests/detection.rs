@@ -43,17 +43,8 @@ async fn assert_once_per_frame(addr: std::net::SocketAddr, runs: u64, viewers: u
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_detector_runs_once_per_frame_not_once_per_viewer() {
     let _serial = serial().await;
-    let mock = start_mock(MockConfig {
-        fps: 10.0,
-        ..MockConfig::default()
-    })
-    .await;
-    // Most viewers are not read for many seconds here: keep them past the default 10 s write
-    // timeout even where the detector is slow (a loaded machine, an unoptimised build).
-    let relay = start_relay(vec![camera_for("cam", &mock)], |config| {
-        config.write_timeout = Duration::from_secs(120);
-    })
-    .await;
+    // Most viewers are not read for many seconds here (see `start_detecting_relay`).
+    let (mock, relay) = start_detecting_relay().await;
     let addr = relay.local_addr();
     let mut first = MjpegViewer::connect(addr, "/cams/cam/stream/detect")
         .await

@@ -169,15 +169,7 @@ async fn bad_pins_are_a_400_that_says_why() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_detector_and_the_tiers_share_one_decode_per_frame() {
     let _serial = serial().await;
-    let mock = start_mock(MockConfig {
-        fps: 10.0,
-        ..MockConfig::default()
-    })
-    .await;
-    let relay = start_relay(vec![camera_for("cam", &mock)], |config| {
-        config.write_timeout = Duration::from_secs(120);
-    })
-    .await;
+    let (_mock, relay) = start_detecting_relay().await;
     let addr = relay.local_addr();
     let mut medium = MjpegViewer::connect(addr, "/cams/cam/stream?quality=medium")
         .await

@@ -55,6 +55,22 @@ pub fn camera_for(name: &str, mock: &MockCamera) -> CameraConfig {
     )
 }
 
+/// A 10 fps mock camera and a relay with detection on that serves it as `cam`. Its viewers may
+/// go unread for two minutes (past the default 10 s write timeout): the detector is slow on a
+/// loaded machine or in an unoptimised build.
+pub async fn start_detecting_relay() -> (MockCamera, RelayHandle) {
+    let mock = start_mock(MockConfig {
+        fps: 10.0,
+        ..MockConfig::default()
+    })
+    .await;
+    let relay = start_relay(vec![camera_for("cam", &mock)], |config| {
+        config.write_timeout = Duration::from_secs(120);
+    })
+    .await;
+    (mock, relay)
+}
+
 /// A mock camera on `127.0.0.1:0`.
 pub async fn start_mock(config: MockConfig) -> MockCamera {
     MockCamera::start(SocketAddr::from(([127, 0, 0, 1], 0)), config)
