@@ -20,7 +20,12 @@
 //!   within 4 s is undone at once, back to the tier it left (not lower, and without the
 //!   drain gate below: that tier kept up), and counts as failed. One that holds for 4 s lets
 //!   the next probe follow as soon as the stretch is clean, so a link that came back climbs a
-//!   tier every 4 s or so.
+//!   tier every 4 s or so. A move down from a tier the viewer had not kept up on for 6 s
+//!   ([`ChooserConfig::kept_up_before`]: its first descent, a link that never carried that
+//!   tier) says the link did not change: no move up, blind or on the delivery rate's word,
+//!   for a minute ([`ChooserConfig::unproven_backoff`]), then the back-off doubles as above.
+//!   A steady link so switches once, then at most one probe up and back every two minutes;
+//!   a link that drops after carrying a tier is probed again 5 s on.
 //! - **Drain gate for slow applications**: bytes that wait unread in the viewer's receive
 //!   buffer (the widest window it advertised minus the window now) are frames going stale.
 //!   When they pile up the viewer moves down as above and its frames are held back until the
@@ -125,6 +130,13 @@ pub struct ChooserConfig {
     pub probe_backoff: Duration,
     /// Longest wait between blind probes (and between trials lifting the drain gate).
     pub max_probe_backoff: Duration,
+    /// A viewer that kept up on its tier at least this long before falling behind saw its
+    /// link change: the next probe up follows after [`ChooserConfig::probe_backoff`].
+    pub kept_up_before: Duration,
+    /// First wait before any move up after a viewer fell behind without having kept up for
+    /// [`ChooserConfig::kept_up_before`] (its first descent, on a link that never carried
+    /// the tier it left); at most [`ChooserConfig::max_probe_backoff`].
+    pub unproven_backoff: Duration,
     /// A move up that falls behind within this time is undone and counts as failed.
     pub probation: Duration,
     /// Unsent or unread bytes above which the viewer counts as behind (or a frame and a fifth
@@ -156,6 +168,8 @@ impl Default for ChooserConfig {
             clean_stretch: Duration::from_secs(3),
             probe_backoff: Duration::from_secs(5),
             max_probe_backoff: Duration::from_secs(120),
+            kept_up_before: Duration::from_secs(6),
+            unproven_backoff: Duration::from_secs(60),
             probation: Duration::from_secs(4),
             backlog_bytes: 4 * 1024,
             min_sample_gap: Duration::from_millis(50),
@@ -240,6 +254,9 @@ pub struct Chooser {
     probation: Option<(Instant, bool, Tier)>,
     backoff: Duration,
     next_probe: Instant,
+    /// The last move down left a tier the viewer had not kept up on: no move up, on the
+    /// delivery rate's word either, before `next_probe`.
+    unproven: bool,
     trust_delivery_rate: bool,
     switches: u64,
     gate: Gate,
@@ -281,6 +298,7 @@ impl Chooser {
             probation: None,
             backoff: config.probe_backoff,
             next_probe: now + config.probe_backoff,
+            unproven: false,
             trust_delivery_rate: true,
             switches: 0,
             gate: Gate::Open {
@@ -490,11 +508,12 @@ impl Chooser {
 
         let now = sample.at;
         let switched = if behind {
+            let kept_up = now.saturating_duration_since(self.clean_since);
             self.clean_since = now;
             if gated {
                 None // held back already: what waits is the old backlog draining
             } else {
-                self.fell_behind(now, read, demand)
+                self.fell_behind(now, read, kept_up, demand)
             }
         } else {
             self.kept_up(now, demand)
@@ -513,7 +532,13 @@ impl Chooser {
         self.decision(switched)
     }
 
-    fn fell_behind(&mut self, now: Instant, read: f64, demand: &Demand) -> Option<Tier> {
+    fn fell_behind(
+        &mut self,
+        now: Instant,
+        read: f64,
+        kept_up: Duration,
+        demand: &Demand,
+    ) -> Option<Tier> {
         if self
             .last_down
             .is_some_and(|at| now.saturating_duration_since(at) < self.config.settle)
@@ -538,6 +563,18 @@ impl Chooser {
                 return self.switch(from, now);
             }
         }
+        if kept_up < self.config.kept_up_before {
+            // Never kept up on this tier: the link did not change, it never carried it. Probing
+            // soon would only go up and back again.
+            let unproven = self
+                .config
+                .unproven_backoff
+                .min(self.config.max_probe_backoff);
+            self.backoff = self.backoff.max(unproven);
+            self.unproven = true;
+        } else {
+            self.unproven = false;
+        }
         self.next_probe = now + self.backoff;
         let budget = self.config.down_fit * self.estimate().unwrap_or(read).min(read);
         let lower = self.tier.lower()?;
@@ -556,6 +593,7 @@ impl Chooser {
                 self.probation = None;
                 self.backoff = self.config.probe_backoff;
                 self.next_probe = now;
+                self.unproven = false;
             }
         }
         let stretch = self.config.clean_stretch;
@@ -566,6 +604,9 @@ impl Chooser {
         let higher = self.tier.higher()?;
         // Gated or just drained, the viewer does not take even this tier at its full rate.
         if !settled || self.decision(None).look_first || self.probation.is_some() {
+            return None;
+        }
+        if self.unproven && now < self.next_probe {
             return None;
         }
         let estimate = self.estimate().unwrap_or(0.0);

@@ -279,6 +279,31 @@ fn a_steady_link_switches_at_most_once_a_minute() {
 }
 
 #[test]
+fn a_viewer_that_never_kept_up_waits_a_minute_before_moving_up() {
+    // A 400 KB/s reader on loopback from the start (the delivery rate says 1 GB/s): the
+    // first descent leaves a tier it never kept up on, so neither the delivery rate nor a
+    // blind probe moves it up for a minute; then probes every two minutes at most, one up and
+    // one back each.
+    let mut sim = Sim::new(1e9, 256.0 * 1024.0, Reader::Bytes(400.0 * KB));
+    sim.reported_rate = Some(1e9);
+    let start = sim.now;
+    sim.run(Duration::from_secs(59));
+    assert_eq!(sim.chooser.switches(), 1, "{:?}", sim.switch_times);
+    assert!(sim.fits(400.0 * KB), "{:?}", sim.decision);
+    sim.run(Duration::from_secs(540));
+    for minute in 1..9 {
+        let from = Duration::from_secs(minute * 60);
+        let switches = sim.switches_between(from, from + Duration::from_secs(60), start);
+        assert!(
+            switches <= 2,
+            "{switches} in minute {minute}: {:?}",
+            sim.switch_times
+        );
+    }
+    assert!(sim.fits(400.0 * KB), "{:?}", sim.decision);
+}
+
+#[test]
 fn a_thin_reader_gets_more_frames_on_auto() {
     let mut sim = Sim::new(1e9, 256.0 * 1024.0, Reader::Bytes(400.0 * KB));
     sim.reported_rate = Some(1e9);
