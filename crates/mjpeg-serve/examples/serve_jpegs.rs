@@ -11,29 +11,11 @@
 
 use std::convert::Infallible;
 use std::os::fd::AsRawFd;
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
 
 use broadcast_core::{Config, Publisher};
 use mjpeg_serve::{Admission, Frame, FrameState, MjpegBody, PacedViewer, Pacer, Viewer};
-
-/// Counts this example's viewers; a real server would also count the drops.
-#[derive(Default)]
-struct Viewers(AtomicUsize);
-
-impl mjpeg_serve::ViewerCounters for Viewers {
-    fn joined(&self) -> usize {
-        self.0.fetch_add(1, Relaxed) + 1
-    }
-    fn left(&self) -> usize {
-        self.0.fetch_sub(1, Relaxed) - 1
-    }
-    fn dropped_queue(&self, _: u64) {}
-    fn dropped_age(&self, _: u64) {}
-    fn dropped_paced(&self, _: u64) {}
-    fn evicted(&self) {}
-}
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
@@ -53,7 +35,10 @@ async fn main() -> std::io::Result<()> {
         }
     });
 
-    let (admission, viewers) = (Arc::new(Admission::new(0, 0)), Arc::new(Viewers::default()));
+    let (admission, viewers) = (
+        Arc::new(Admission::new(0, 0)),
+        Arc::new(mjpeg_serve::ViewerCount::default()),
+    );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
     println!("open http://{}/", listener.local_addr()?);
     loop {

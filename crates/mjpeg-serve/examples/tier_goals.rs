@@ -16,7 +16,6 @@ use std::convert::Infallible;
 use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -29,28 +28,12 @@ use mjpeg_serve::pacing::TcpInfo;
 use mjpeg_serve::quality_tiers::{ChooserConfig, Ladder, Pins, Tier};
 use mjpeg_serve::{
     Admission, CameraTiers, Frame, FrameState, MjpegBody, PacedViewer, Pacer, SharedFrame,
-    TieredViewer, Viewer, ViewerCounters,
+    TieredViewer, Viewer, ViewerCount, ViewerCounters,
 };
 use tokio_util::codec::Decoder;
 
 const VGA: &[u8] = include_bytes!("../../quality-tiers/testdata/vga-640x480.jpg");
 const WARM_UP: f64 = 5.0;
-
-#[derive(Default)]
-struct Count(AtomicUsize);
-
-impl ViewerCounters for Count {
-    fn joined(&self) -> usize {
-        self.0.fetch_add(1, Ordering::Relaxed) + 1
-    }
-    fn left(&self) -> usize {
-        self.0.fetch_sub(1, Ordering::Relaxed) - 1
-    }
-    fn dropped_queue(&self, _: u64) {}
-    fn dropped_age(&self, _: u64) {}
-    fn dropped_paced(&self, _: u64) {}
-    fn evicted(&self) {}
-}
 
 type Body = UnsyncBoxBody<mjpeg_serve::FrameBuf, Infallible>;
 
@@ -91,7 +74,7 @@ async fn relay(tiers: Arc<CameraTiers<()>>) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let admission = Arc::new(Admission::new(0, 0));
-    let counters: Arc<dyn ViewerCounters> = Arc::new(Count::default());
+    let counters: Arc<dyn ViewerCounters> = Arc::new(ViewerCount::default());
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
             mjpeg_serve::pacing::tune_viewer_socket(&stream);

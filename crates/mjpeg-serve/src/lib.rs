@@ -23,19 +23,14 @@
 //! use std::sync::Arc;
 //! use std::time::Duration;
 //! use broadcast_core::{Config, Publisher};
-//! use mjpeg_serve::{Admission, Frame, FrameState, MjpegBody, PacedViewer, Viewer};
+//! use mjpeg_serve::{Admission, Frame, FrameState, MjpegBody, PacedViewer, Viewer, ViewerCount};
 //!
-//! # #[derive(Default)] struct Counts;
-//! # impl mjpeg_serve::ViewerCounters for Counts {
-//! #     fn joined(&self) -> usize { 1 } fn left(&self) -> usize { 0 }
-//! #     fn dropped_queue(&self, _: u64) {} fn dropped_age(&self, _: u64) {}
-//! #     fn dropped_paced(&self, _: u64) {} fn evicted(&self) {}
-//! # }
 //! let camera = Publisher::new(Config::default()); // the task reading the camera owns this
 //! let admission = Arc::new(Admission::new(100, 0)); // at most 100 viewers
 //!
 //! // Per request: admit a viewer and answer with its body (with a Pacer on a real socket).
-//! let viewer = Viewer::admit(&camera.handle(), &admission, Arc::new(Counts), Duration::from_secs(1))
+//! let counts = Arc::new(ViewerCount::default()); // or the server's own ViewerCounters
+//! let viewer = Viewer::admit(&camera.handle(), &admission, counts, Duration::from_secs(1))
 //!     .expect("room for one more");
 //! let body: MjpegBody = MjpegBody::new(PacedViewer::new(viewer, None));
 //! let response = mjpeg_serve::stream_response(body, mjpeg_serve::content_type());
@@ -68,4 +63,4 @@ pub use pacing::{PacedViewer, Pacer};
 pub use quality_tiers;
 pub use source::FrameSource;
 pub use tiered::{CameraTiers, TierWatch, TieredViewer, SAMPLE_EVERY};
-pub use viewer::{Admission, Refused, Viewer, ViewerCounters};
+pub use viewer::{Admission, Refused, Viewer, ViewerCount, ViewerCounters};

@@ -35,6 +35,31 @@ pub trait ViewerCounters: Send + Sync + 'static {
     }
 }
 
+/// The simplest [`ViewerCounters`]: counts the group's viewers and ignores drops (examples,
+/// tests, servers that keep no statistics).
+#[derive(Debug, Default)]
+pub struct ViewerCount(std::sync::atomic::AtomicUsize);
+
+impl ViewerCount {
+    /// Viewers in the group now.
+    pub fn viewers(&self) -> usize {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+impl ViewerCounters for ViewerCount {
+    fn joined(&self) -> usize {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1
+    }
+    fn left(&self) -> usize {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed) - 1
+    }
+    fn dropped_queue(&self, _: u64) {}
+    fn dropped_age(&self, _: u64) {}
+    fn dropped_paced(&self, _: u64) {}
+    fn evicted(&self) {}
+}
+
 /// Why a viewer was not admitted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refused {

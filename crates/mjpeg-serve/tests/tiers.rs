@@ -6,7 +6,6 @@ use std::convert::Infallible;
 use std::io::Read;
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -19,27 +18,11 @@ use mjpeg_serve::pacing::TcpInfo;
 use mjpeg_serve::quality_tiers::{ChooserConfig, Ladder, Pins, Tier};
 use mjpeg_serve::{
     Admission, CameraTiers, Frame, FrameState, MjpegBody, PacedViewer, Pacer, SharedFrame,
-    TieredViewer, Viewer, ViewerCounters,
+    TieredViewer, Viewer, ViewerCount, ViewerCounters,
 };
 use tokio_util::codec::Decoder;
 
 const VGA: &[u8] = include_bytes!("../../quality-tiers/testdata/vga-640x480.jpg");
-
-#[derive(Default)]
-struct Count(AtomicUsize);
-
-impl ViewerCounters for Count {
-    fn joined(&self) -> usize {
-        self.0.fetch_add(1, Ordering::Relaxed) + 1
-    }
-    fn left(&self) -> usize {
-        self.0.fetch_sub(1, Ordering::Relaxed) - 1
-    }
-    fn dropped_queue(&self, _: u64) {}
-    fn dropped_age(&self, _: u64) {}
-    fn dropped_paced(&self, _: u64) {}
-    fn evicted(&self) {}
-}
 
 struct Relay {
     addr: SocketAddr,
@@ -74,7 +57,7 @@ async fn relay(chooser: ChooserConfig) -> Relay {
         .expect("bound");
     let addr = listener.local_addr().expect("address");
     let admission = Arc::new(Admission::new(0, 0));
-    let counters: Arc<dyn ViewerCounters> = Arc::new(Count::default());
+    let counters: Arc<dyn ViewerCounters> = Arc::new(ViewerCount::default());
     tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else {
