@@ -46,7 +46,11 @@
 //!   bytes within the difference never show: while the gate stays, the bytes acknowledged
 //!   since the window last came back to the widest count as unread, and the next frame goes
 //!   after [`ChooserConfig::gate_fallback`] (1.5 s) without a sign of reading. A cap hiding
-//!   more than a frame of the tier keeps that much unread unseen (a frame that old).
+//!   more than a frame of the tier keeps that much unread unseen (a frame that old). The cap
+//!   also comes down (under memory pressure, or for small segments) and grows back only as
+//!   data arrives, which a gate holding frames back does not let happen: while the gate holds,
+//!   a window narrower than the widest that stays the same while a frame arrives shows the
+//!   viewer reading all it gets, and becomes the widest.
 
 use std::time::{Duration, Instant};
 
@@ -268,8 +272,9 @@ pub struct Chooser {
     read_mark: u64,
     /// When the gate last let a frame go.
     last_gated_send: Option<Instant>,
-    /// The window last looked at, and since when it has been the same.
-    window_since: (u64, Instant),
+    /// The window last looked at, since when it has been the same, and the bytes acknowledged
+    /// then.
+    window_since: (u64, Instant, u64),
     /// When a move up last failed (its backlog drains without a gate).
     probe_failed_at: Option<Instant>,
     /// Samples in a row that saw a backlog in the receive buffer.
@@ -309,7 +314,7 @@ impl Chooser {
             last_look: None,
             read_mark: 0,
             last_gated_send: None,
-            window_since: (0, now),
+            window_since: (u64::MAX, now, 0),
             probe_failed_at: None,
             backlog_streak: 0,
             refusals: 0,
@@ -358,8 +363,9 @@ impl Chooser {
         demand: &Demand,
     ) -> bool {
         self.remember_window(peer_window, now);
-        self.note_window(peer_window, now);
         let frame = demand.frame_bytes[self.tier.index()] as u64;
+        self.note_window(peer_window, bytes_acked, frame);
+        self.note_window_since(peer_window, bytes_acked, now);
         let slack = Self::slack(frame);
         let emptied = peer_window >= self.widest;
         match self.last_look {
@@ -439,15 +445,42 @@ impl Chooser {
     fn drained(&self, peer_window: u64, now: Instant, demand: &Demand) -> bool {
         let frame = demand.frame_bytes[self.tier.index()] as u64;
         let unread = self.widest.saturating_sub(peer_window);
-        let (window, since) = self.window_since;
+        let (window, since, _) = self.window_since;
         let still = window == peer_window
             && now.saturating_duration_since(since) >= 2 * self.config.gate_fallback;
         unread <= Self::slack(frame) || (still && unread <= self.widest / 8)
     }
 
-    fn note_window(&mut self, window: u64, now: Instant) {
+    /// While the gate holds frames back, a window narrower than the widest that stayed the
+    /// same while at least a frame of the current tier arrived is the viewer's buffer with
+    /// nothing piling up: a window narrower than its cap shows every byte unread, so those
+    /// bytes were read (with frames flowing, a steady window is a backlog the sender refills;
+    /// a gated sender does not refill). Under memory pressure Linux lowers a receiver's window
+    /// cap (`tcp_clamp_window`) and raises it again only as data arrives, so a gated viewer
+    /// that reads everything would otherwise count the difference as unread until the widest
+    /// is forgotten (30 to 60 s), getting a frame per [`MAX_HOLD`]. The widest comes down to
+    /// the steady window; a wider window later raises it again.
+    fn note_window(&mut self, window: u64, bytes_acked: u64, frame: u64) {
+        let (steady, _, acked_then) = self.window_since;
+        let held = !matches!(self.gate, Gate::Open { .. });
+        if held
+            && steady == window
+            && window < self.widest
+            && bytes_acked >= acked_then.saturating_add(frame.max(1))
+        {
+            tracing::debug!(
+                from = self.widest,
+                to = window,
+                "the window's cap came down: the widest window rebased"
+            );
+            self.widest = window;
+            self.widest_bucket.1 = window;
+        }
+    }
+
+    fn note_window_since(&mut self, window: u64, bytes_acked: u64, now: Instant) {
         if self.window_since.0 != window {
-            self.window_since = (window, now);
+            self.window_since = (window, now, bytes_acked);
         }
     }
 
@@ -464,13 +497,14 @@ impl Chooser {
         }
         self.previous = Some(sample);
         self.remember_window(sample.peer_window, sample.at);
-        self.note_window(sample.peer_window, sample.at);
+        let frame = demand.frame_bytes[self.tier.index()] as u64;
+        self.note_window(sample.peer_window, sample.bytes_acked, frame);
+        self.note_window_since(sample.peer_window, sample.bytes_acked, sample.at);
         let unread = self.widest.saturating_sub(sample.peer_window);
         let acked = sample.bytes_acked.saturating_sub(previous.bytes_acked) as f64;
         let read = (acked - (unread as f64 - self.unread as f64)).max(0.0) / gap.as_secs_f64();
         self.unread = unread;
 
-        let frame = demand.frame_bytes[self.tier.index()] as u64;
         let backlog_limit = self.config.backlog_bytes.max(frame + frame / 5);
         // Frames held back right after a drain count as a backlog too: the window showed it.
         let unread_backlog = unread > backlog_limit || self.refusals >= 3;

@@ -392,3 +392,28 @@ fn a_failed_move_up_returns_to_the_tier_it_left() {
     );
     assert!(sim.fits(400.0 * KB), "{:?}", sim.decision);
 }
+
+#[test]
+fn a_window_cap_that_comes_down_does_not_starve_a_reader_that_sped_up() {
+    // Under memory pressure Linux lowers a receiver's window cap (tcp_clamp_window) and grows
+    // it back only as data arrives: a gated viewer that then reads everything shows a window
+    // far below the widest it advertised. The gate must not take that for unread bytes.
+    let mut sim = Sim::capped(
+        1e9,
+        128.0 * 1024.0,
+        126.0 * 1024.0,
+        Reader::Frames(Duration::from_secs(1)),
+    );
+    sim.reported_rate = Some(1e9);
+    sim.run(Duration::from_secs(20));
+    assert!(sim.decision.look_first, "gated: {:?}", sim.decision);
+    sim.window_cap = 64.0 * 1024.0;
+    sim.reader = Reader::Bytes(1e12);
+    let lifted = sim.run_until(Duration::from_secs(40), |s| !s.decision.look_first);
+    assert!(lifted.is_some(), "still gated: {:?}", sim.decision);
+    // And frames flow: every frame of its tier, not one per MAX_HOLD.
+    let before = sim.ages.len();
+    sim.run(Duration::from_secs(5));
+    let frames = sim.ages.len() - before;
+    assert!(frames >= 50, "{frames} frames in 5 s on {:?}", sim.decision);
+}
