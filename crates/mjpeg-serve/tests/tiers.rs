@@ -342,6 +342,11 @@ async fn bad_pins_get_a_400_that_says_why() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rate_limited_reader_moves_down_then_back_up_to_original() {
+    // RUST_LOG=quality_tiers=debug,mjpeg_serve::tiered=trace shows the chooser's samples.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
     let relay = relay(fast_chooser()).await;
     // 400 KB/s with a 128 KiB receive buffer for 8 s, then as fast as it can for 26 s (on a
     // busy machine the thin seconds may end with the drain gate shut: its trial comes first).
@@ -393,9 +398,17 @@ async fn a_rate_limited_reader_moves_down_then_back_up_to_original() {
         assert_eq!(side(&part.jpeg), expected);
     }
     let late = during(30.0, 34.0);
-    let qualities: Vec<&str> = late.iter().map(|p| p.quality.as_str()).collect();
+    // Each second: frames, and the tiers they came on (for a failure's message).
+    let timeline: Vec<String> = (0..34)
+        .map(|second| {
+            let frames = during(second as f64, second as f64 + 1.0);
+            let mut tiers: Vec<&str> = frames.iter().map(|p| p.quality.as_str()).collect();
+            tiers.dedup();
+            format!("{second}s: {} {}", frames.len(), tiers.join("/"))
+        })
+        .collect();
     assert!(
         !late.is_empty() && late.iter().all(|p| p.quality == "original"),
-        "back on original: {qualities:?}"
+        "back on original by 30 s: {timeline:?}"
     );
 }

@@ -283,6 +283,8 @@ pub struct Chooser {
     refusals: u32,
     /// Since when the gate has held every frame back.
     held_since: Option<Instant>,
+    /// The window and bytes acknowledged when the gate last let a frame go.
+    gated_send: Option<(u64, u64)>,
 }
 
 impl Chooser {
@@ -319,6 +321,7 @@ impl Chooser {
             backlog_streak: 0,
             refusals: 0,
             held_since: None,
+            gated_send: None,
         }
     }
 
@@ -379,12 +382,14 @@ impl Chooser {
         let allowed: u64 = match self.gate {
             Gate::Open {
                 drained_at: Some(at),
-                ..
+                trial,
             } if now.saturating_duration_since(at) <= self.config.probation => {
                 // Just drained: what the window shows (a reader that keeps up would wait for
                 // the fallback after each frame it reads unseen). Frames held back here mean
-                // the application reads slower than the tier comes.
-                let may = unread <= frame + slack;
+                // the application reads slower than the tier comes. What the window may hide
+                // counts as read, but on a trial lifting a gate that stayed.
+                let hidden = if trial { 0 } else { self.hidden() };
+                let may = unread <= frame + slack + hidden;
                 if !may {
                     self.refusals = self.refusals.saturating_add(1);
                 }
@@ -397,10 +402,10 @@ impl Chooser {
             }
             Gate::Draining => {
                 let may = self.drained(peer_window, now, demand);
-                return self.let_go(may, false, bytes_acked, now);
+                return self.let_go(may, false, bytes_acked, peer_window, now);
             }
             Gate::Stays { .. } if !self.drained(peer_window, now, demand) => {
-                return self.let_go(false, false, bytes_acked, now);
+                return self.let_go(false, false, bytes_acked, peer_window, now);
             }
             Gate::Stays { .. } => slack,
         };
@@ -410,19 +415,27 @@ impl Chooser {
         let unseen = bytes_acked.saturating_sub(self.read_mark);
         let waited = since_last >= self.config.gate_fallback;
         let may = unseen <= allowed || waited;
-        self.let_go(may, waited, bytes_acked, now)
+        self.let_go(may, waited, bytes_acked, peer_window, now)
     }
 
     /// Records the gate's answer while the buffer drains or the gate stays; after
     /// [`MAX_HOLD`] without a frame, one goes whatever the window says (a receiver whose
     /// window's cap came down for good would hold the viewer forever).
-    fn let_go(&mut self, may: bool, waited: bool, bytes_acked: u64, now: Instant) -> bool {
+    fn let_go(
+        &mut self,
+        may: bool,
+        waited: bool,
+        bytes_acked: u64,
+        peer_window: u64,
+        now: Instant,
+    ) -> bool {
         let forced = self
             .held_since
             .is_some_and(|at| now.saturating_duration_since(at) >= MAX_HOLD);
         if may || forced {
             self.held_since = None;
             self.last_gated_send = Some(now);
+            self.gated_send = Some((peer_window, bytes_acked));
             if waited || forced {
                 self.read_mark = bytes_acked;
             }
@@ -431,6 +444,14 @@ impl Chooser {
             self.held_since.get_or_insert(now);
             false
         }
+    }
+
+    /// What a receiver's window may show as unread with nothing unread: the window it offers
+    /// with an empty buffer is a few KB under the widest it offered (its cap grows back with
+    /// the data that arrives; measured on loopback: 242,688 then 246,096 B for a 128 KiB
+    /// `SO_RCVBUF`).
+    fn hidden(&self) -> u64 {
+        (self.widest / 32).min(4 * 1024)
     }
 
     /// Unread bytes that still count as drained.
@@ -451,23 +472,29 @@ impl Chooser {
         unread <= Self::slack(frame) || (still && unread <= self.widest / 8)
     }
 
-    /// While the gate holds frames back, a window narrower than the widest that stayed the
-    /// same while at least a frame of the current tier arrived is the viewer's buffer with
-    /// nothing piling up: a window narrower than its cap shows every byte unread, so those
-    /// bytes were read (with frames flowing, a steady window is a backlog the sender refills;
-    /// a gated sender does not refill). Under memory pressure Linux lowers a receiver's window
-    /// cap (`tcp_clamp_window`) and raises it again only as data arrives, so a gated viewer
-    /// that reads everything would otherwise count the difference as unread until the widest
-    /// is forgotten (30 to 60 s), getting a frame per [`MAX_HOLD`]. The widest comes down to
-    /// the steady window; a wider window later raises it again.
+    /// While the gate holds frames back, a window narrower than the widest that is the same
+    /// as when the gate let the last frame go, that frame since acknowledged, or that stayed
+    /// the same while at least a frame of the current tier arrived, is the viewer's buffer
+    /// with nothing piling up: a window narrower than its cap shows every byte unread, so
+    /// those bytes were read (with frames flowing, a steady window is a backlog the sender
+    /// refills; a gated sender does not refill). Linux lowers a receiver's window cap (under
+    /// memory pressure, or for small segments) and raises it again only as data arrives, so a
+    /// gated viewer that reads everything would otherwise count the difference as unread
+    /// until the widest is forgotten (30 to 60 s), getting a frame per [`MAX_HOLD`] (or one
+    /// each time its window stayed still for twice [`ChooserConfig::gate_fallback`]). The
+    /// widest comes down to that window; a wider window later raises it again. (The window
+    /// between is stale: a receiver announces a window that grew only when it doubles, so the
+    /// frame's arrival shows, its read only at the next keepalive probe.)
     fn note_window(&mut self, window: u64, bytes_acked: u64, frame: u64) {
         let (steady, _, acked_then) = self.window_since;
         let held = !matches!(self.gate, Gate::Open { .. });
-        if held
-            && steady == window
-            && window < self.widest
-            && bytes_acked >= acked_then.saturating_add(frame.max(1))
-        {
+        let frame = frame.max(1);
+        let returned = self.gated_send.is_some_and(|(sent_at, acked_at_send)| {
+            sent_at == window && bytes_acked >= acked_at_send.saturating_add(frame / 2)
+        });
+        let stayed = steady == window && bytes_acked >= acked_then.saturating_add(frame);
+        if held && window < self.widest && (returned || stayed) {
+            self.gated_send = None;
             tracing::debug!(
                 from = self.widest,
                 to = window,
@@ -505,13 +532,24 @@ impl Chooser {
         let read = (acked - (unread as f64 - self.unread as f64)).max(0.0) / gap.as_secs_f64();
         self.unread = unread;
 
-        let backlog_limit = self.config.backlog_bytes.max(frame + frame / 5);
+        // What the window may hide is no backlog, but on a trial lifting a gate that stayed
+        // (the slow reader it is for shows there first).
+        let hidden = match self.gate {
+            Gate::Open { trial: true, .. } => 0,
+            _ => self.hidden(),
+        };
+        let backlog_limit = self.config.backlog_bytes.max(frame + frame / 5) + hidden;
         // Frames held back right after a drain count as a backlog too: the window showed it.
         let unread_backlog = unread > backlog_limit || self.refusals >= 3;
-        self.backlog_streak = if unread_backlog {
-            self.backlog_streak.saturating_add(1)
-        } else {
-            0
+        // A sample with no byte acknowledged and the same window as the one before shows
+        // nothing new (a gated viewer's window is refreshed by keepalive probes once a
+        // second): it neither extends nor ends a streak.
+        let news = sample.bytes_acked != previous.bytes_acked
+            || sample.peer_window != previous.peer_window;
+        self.backlog_streak = match (unread_backlog, news) {
+            (true, true) => self.backlog_streak.saturating_add(1),
+            (true, false) => self.backlog_streak,
+            (false, _) => 0,
         };
         let dropped =
             sample.queue_drops > previous.queue_drops || sample.paced_skips > previous.paced_skips;

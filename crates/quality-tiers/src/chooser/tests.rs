@@ -11,6 +11,8 @@ const ORIGINAL: f64 = 48_000.0;
 const STEP: Duration = Duration::from_millis(10);
 const SAMPLE_EVERY: u32 = 20; // 200 ms
 const LOWAT: f64 = 16_384.0;
+/// Keepalive probes on a gated viewer's connection, after this long without an ACK.
+const KEEPALIVE: Duration = Duration::from_secs(1);
 
 enum Reader {
     /// Reads up to this many bytes a second.
@@ -46,6 +48,14 @@ struct Sim {
     /// Ages of the frames the application finished reading, with when.
     ages: Vec<(Instant, Duration)>,
     switch_times: Vec<Instant>,
+    /// Whether the receiver announces its window as Linux does: one that grew after a read
+    /// only when it doubles from at most half its cap, else with the next ACK (when data
+    /// arrives, or a keepalive probe once the server turned them on for a gated viewer).
+    /// Otherwise every look sees the window as it is.
+    linux_window: bool,
+    announced: f64,
+    last_ack: Instant,
+    keepalive: bool,
 }
 
 impl Sim {
@@ -103,6 +113,10 @@ impl Sim {
             sent_bytes: 0.0,
             ages: Vec::new(),
             switch_times: Vec::new(),
+            linux_window: false,
+            announced: rcvbuf.min(window_cap),
+            last_ack: now,
+            keepalive: false,
         }
     }
 
@@ -141,6 +155,11 @@ impl Sim {
         self.notsent -= moved;
         self.unread += moved;
         self.acked += moved;
+        if moved > 0.0 {
+            // The ACK of what arrived, sent before the application reads it.
+            self.announced = self.fresh_window();
+            self.last_ack = self.now;
+        }
         // The application.
         let took = match self.reader {
             Reader::Bytes(rate) => self.unread.min(rate * dt),
@@ -160,6 +179,14 @@ impl Sim {
         };
         self.unread -= took;
         self.read += took;
+        let fresh = self.fresh_window();
+        let cap = self.rcvbuf.min(self.window_cap);
+        let grew = took > 0.0 && self.announced <= cap / 2.0 && fresh >= 2.0 * self.announced;
+        let probed = self.keepalive && self.now.duration_since(self.last_ack) >= KEEPALIVE;
+        if !self.linux_window || grew || probed {
+            self.announced = fresh;
+            self.last_ack = self.now;
+        }
         while let Some(&(end, sent)) = self.in_flight.front() {
             if end > self.read + 0.5 {
                 break;
@@ -178,6 +205,7 @@ impl Sim {
                 paced_skips: 0,
             };
             self.decision = self.chooser.observe(sample, &self.demand);
+            self.keepalive |= self.decision.look_first;
             if self.decision.switched_from.is_some() {
                 self.switch_times.push(self.now);
             }
@@ -202,7 +230,13 @@ impl Sim {
         None
     }
 
+    /// The window as the receiver last announced it.
     fn window(&self) -> f64 {
+        self.announced
+    }
+
+    /// The window the receiver would announce now.
+    fn fresh_window(&self) -> f64 {
         (self.rcvbuf - self.unread).min(self.window_cap)
     }
 
@@ -395,9 +429,16 @@ fn a_failed_move_up_returns_to_the_tier_it_left() {
 
 #[test]
 fn a_window_cap_that_comes_down_does_not_starve_a_reader_that_sped_up() {
-    // Under memory pressure Linux lowers a receiver's window cap (tcp_clamp_window) and grows
-    // it back only as data arrives: a gated viewer that then reads everything shows a window
-    // far below the widest it advertised. The gate must not take that for unread bytes.
+    for linux_window in [false, true] {
+        a_window_cap_comes_down(linux_window);
+    }
+}
+
+fn a_window_cap_comes_down(linux_window: bool) {
+    // Linux lowers a receiver's window cap (under memory pressure, or for small segments) and
+    // grows it back only as data arrives: a gated viewer that then reads everything shows a
+    // window far below the widest it advertised. The gate must not take that for unread
+    // bytes, also when the window between a frame's arrival and the next keepalive is stale.
     let mut sim = Sim::capped(
         1e9,
         128.0 * 1024.0,
@@ -405,15 +446,24 @@ fn a_window_cap_that_comes_down_does_not_starve_a_reader_that_sped_up() {
         Reader::Frames(Duration::from_secs(1)),
     );
     sim.reported_rate = Some(1e9);
+    sim.linux_window = linux_window;
     sim.run(Duration::from_secs(20));
     assert!(sim.decision.look_first, "gated: {:?}", sim.decision);
     sim.window_cap = 64.0 * 1024.0;
     sim.reader = Reader::Bytes(1e12);
     let lifted = sim.run_until(Duration::from_secs(40), |s| !s.decision.look_first);
-    assert!(lifted.is_some(), "still gated: {:?}", sim.decision);
+    assert!(
+        lifted.is_some(),
+        "still gated ({linux_window}): {:?}",
+        sim.decision
+    );
     // And frames flow: every frame of its tier, not one per MAX_HOLD.
     let before = sim.ages.len();
     sim.run(Duration::from_secs(5));
     let frames = sim.ages.len() - before;
-    assert!(frames >= 50, "{frames} frames in 5 s on {:?}", sim.decision);
+    assert!(
+        frames >= 50,
+        "{frames} frames in 5 s on {:?} ({linux_window})",
+        sim.decision
+    );
 }
