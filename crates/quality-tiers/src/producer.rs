@@ -309,6 +309,8 @@ async fn produce<F: TierFrame + Clone>(
             .skipped
             .fetch_add(camera.stats().dropped, Ordering::Relaxed);
         shared.reader.store(0, Ordering::Relaxed);
+        // The pictures kept for sharing (about 0.9 MB each at VGA) are not needed while idle.
+        decode.clear();
         tracing::debug!("quality tiers: idle (no viewers)");
     }
 }

@@ -70,6 +70,20 @@ impl SharedDecode {
         self.reused.load(Ordering::Relaxed)
     }
 
+    /// Lets go of the pictures kept for sharing (a decode under way still completes for
+    /// those waiting on it). The tier producer calls it when its last viewer leaves.
+    pub fn clear(&self) {
+        self.recent
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+    }
+
+    /// Pictures kept for sharing now.
+    pub fn kept(&self) -> usize {
+        self.recent.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
     fn cell(&self, id: u64) -> Cell {
         let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
         if let Some((_, cell)) = recent.iter().find(|(known, _)| *known == id) {
@@ -104,6 +118,11 @@ mod tests {
         // Frame 1 fell out of the last three: decoded again.
         share.picture(1, VGA).expect("decodes");
         assert_eq!(share.decodes(), 5);
+        assert_eq!(share.kept(), 3);
+        share.clear();
+        assert_eq!(share.kept(), 0);
+        share.picture(1, VGA).expect("decodes");
+        assert_eq!(share.decodes(), 6, "decoded again after a clear");
     }
 
     #[test]

@@ -14,6 +14,9 @@ impl TierFrame for TestFrame {
     fn jpeg(&self) -> &[u8] {
         &self.jpeg
     }
+    fn frame_id(&self) -> Option<u64> {
+        Some(self.id)
+    }
     fn for_tier(&self, tier: Tier, jpeg: Bytes) -> Self {
         TestFrame {
             id: self.id,
@@ -44,7 +47,13 @@ async fn until(what: &str, done: impl Fn() -> bool) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tier_without_viewers_costs_nothing_and_a_watched_one_keeps_ids() {
     let camera = Publisher::new(Config::default());
-    let tiers = Tiers::spawn(camera.handle(), Ladder::default(), Config::default());
+    let decode_share = Arc::new(SharedDecode::default());
+    let tiers = Tiers::spawn_sharing(
+        camera.handle(),
+        Ladder::default(),
+        Config::default(),
+        decode_share.clone(),
+    );
     for id in 0..10 {
         camera.publish(camera_frame(id));
         tokio::time::sleep(Duration::from_millis(5)).await;
@@ -93,6 +102,7 @@ async fn a_tier_without_viewers_costs_nothing_and_a_watched_one_keeps_ids() {
     }
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert_eq!(tiers.decodes(), before, "idle again");
+    assert_eq!(decode_share.kept(), 0, "idle: no picture kept for sharing");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
