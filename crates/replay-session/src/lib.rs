@@ -7,7 +7,10 @@
 //!   implements it, [`MemoryTrack`] holds frames in a `Vec`.
 //! - [`ReplaySession`]: one clock drives one reader per camera; a driver task emits each
 //!   camera's newest frame at or before the clock into a [`Sink`]; a [`ReplayHandle`] pauses,
-//!   plays, seeks, changes the rate, steps and reports the [`SessionState`].
+//!   plays, seeks, changes the rate, steps and reports the [`SessionState`]. While nothing
+//!   new is due (paused, ended, a slow rate) it sends each camera's frame shown again once a
+//!   second ([`SessionConfig::keepalive`]), as a live camera's keepalive does, so that
+//!   browsers and proxies do not time out a paused stream.
 //! - [`Sessions`]: sessions by unguessable [`SessionId`], a maximum, viewer counts and idle
 //!   end.
 //! - [`SyncWall`]: live cameras held back by a playout delay so that tiles agree in capture

@@ -52,6 +52,11 @@ pub struct SessionConfig {
     /// How often the driver looks for new frames when none is known after the position
     /// (default 250 ms).
     pub end_poll: Duration,
+    /// While no frame was emitted for this long (paused, stepped, ended, or a slow rate),
+    /// each camera's frame shown is emitted again, the same frame (default 1 s, as a live
+    /// camera's keepalive): a paused stream keeps sending, so browsers and proxies do not
+    /// time it out. `None`: never (a live wall's cameras send their own).
+    pub keepalive: Option<Duration>,
 }
 
 impl Default for SessionConfig {
@@ -61,6 +66,7 @@ impl Default for SessionConfig {
             end_grace: Some(Duration::from_secs(2)),
             skip_gaps_over: Some(Duration::from_secs(2)),
             end_poll: Duration::from_millis(250),
+            keepalive: Some(Duration::from_secs(1)),
         }
     }
 }
@@ -78,8 +84,10 @@ pub struct SessionState {
     pub ended: bool,
     /// Per camera, the id of the last frame emitted (`None`: nothing yet).
     pub last_frame_ids: Vec<Option<u64>>,
-    /// Frames emitted so far, all cameras together.
+    /// Frames emitted so far, all cameras together (keepalive re-sends not included).
     pub emitted: u64,
+    /// Keepalive re-sends of a frame shown, all cameras together.
+    pub keepalives: u64,
 }
 
 /// What a camera last emitted: enough to tell a new frame from the same one.
@@ -96,6 +104,7 @@ struct Inner {
     ended: bool,
     stopped: bool,
     emitted: u64,
+    keepalives: u64,
 }
 
 /// Everything a session's driver and handles share.
@@ -200,6 +209,7 @@ pub(crate) fn spawn<T: Track, S: Sink<T::Handle>>(
             ended: false,
             stopped: false,
             emitted: 0,
+            keepalives: 0,
         }),
         wake: Notify::new(),
     });
@@ -213,6 +223,8 @@ pub(crate) fn spawn<T: Track, S: Sink<T::Handle>>(
 
 /// The driver: emits due frames, then sleeps until the next one is due or a control wakes it.
 async fn drive<T: Track, S: Sink<T::Handle>>(shared: Arc<Shared<T>>, sink: S) {
+    let keepalive = shared.config.keepalive.filter(|_| !shared.live);
+    let mut last_emit = Instant::now();
     loop {
         let now = Instant::now();
         let (frames, wake_at) = {
@@ -232,6 +244,17 @@ async fn drive<T: Track, S: Sink<T::Handle>>(shared: Arc<Shared<T>>, sink: S) {
             }
             let pos = st.clock.position_at(now);
             let wake_at = plan_wake(&shared, &mut st, pos, now);
+            if !frames.is_empty() {
+                last_emit = now;
+            } else if keepalive.is_some_and(|every| now >= last_emit + every) {
+                frames = shown_frames(&shared, &mut st);
+                last_emit = now;
+            }
+            let wake_at = match (wake_at, keepalive) {
+                (Some(at), Some(every)) => Some(at.min(last_emit + every)),
+                (None, Some(every)) => Some(last_emit + every),
+                (wake_at, None) => wake_at,
+            };
             (frames, wake_at)
         };
         for (camera, frame) in frames {
@@ -298,6 +321,22 @@ fn due_frames<T: Track>(
             frames.push((camera, frame));
         }
     }
+    frames
+}
+
+/// Each camera's frame shown now, to emit again as a keepalive (counted as such).
+fn shown_frames<T: Track>(shared: &Shared<T>, st: &mut Inner) -> Vec<(usize, FrameRef<T::Handle>)> {
+    let frames: Vec<_> = st
+        .last
+        .iter()
+        .enumerate()
+        .filter_map(|(camera, shown)| {
+            let shown = (*shown)?;
+            let frame = shared.tracks.get(camera)?.at_or_before(shown.capture_us)?;
+            (frame.frame_id == shown.frame_id).then_some((camera, frame))
+        })
+        .collect();
+    st.keepalives += frames.len() as u64;
     frames
 }
 
@@ -460,6 +499,7 @@ impl<T: Track> ReplayHandle<T> {
             ended: st.ended,
             last_frame_ids: st.last.iter().map(|e| e.map(|e| e.frame_id)).collect(),
             emitted: st.emitted,
+            keepalives: st.keepalives,
         }
     }
 

@@ -158,6 +158,7 @@ impl<P: Clone + Send + Sync + 'static> SyncWall<P> {
             end_grace: None,
             skip_gaps_over: None,
             end_poll: Duration::from_secs(1),
+            keepalive: None,
         };
         let session = spawn(
             rings.clone(),

@@ -217,12 +217,36 @@ async fn pause_freezes_emissions_and_play_resumes() {
     let n = sink.len();
     assert_eq!(n, 11);
     sleep(Duration::from_secs(5)).await;
-    assert_eq!(sink.len(), n, "nothing emitted while paused");
-    assert_eq!(s.state().position_us, pos);
+    // Nothing new while paused: the frame shown again once a second (a keepalive).
+    let log = sink.take();
+    let again: Vec<(u64, i64)> = log[n..]
+        .iter()
+        .map(|e| (e.frame_id, e.capture_us))
+        .collect();
+    assert_eq!(again, vec![(log[n - 1].frame_id, log[n - 1].capture_us); 5]);
+    let state = s.state();
+    assert_eq!((state.emitted, state.keepalives), (11, 5));
+    assert_eq!(state.position_us, pos);
     s.play().expect("play");
     sleep(ms(100)).await;
     assert_eq!(s.state().position_us, pos + 100_000);
-    assert_eq!(sink.len(), n + 1);
+    assert_eq!(sink.len(), 1, "playing again: the next frame");
+}
+
+#[tokio::test(start_paused = true)]
+async fn no_keepalive_when_turned_off() {
+    let track = MemoryTrack::regular(0, T0, 100_000, 600);
+    let sink = LogSink::default();
+    let config = SessionConfig {
+        keepalive: None,
+        ..SessionConfig::default()
+    };
+    let s = ReplaySession::start(vec![track], T0, 1.0, config, sink.clone()).expect("start");
+    sleep(ms(50)).await;
+    s.pause().expect("pause");
+    sleep(Duration::from_secs(5)).await;
+    assert_eq!(sink.len(), 1, "the first frame only");
+    assert_eq!(s.state().keepalives, 0);
 }
 
 #[tokio::test(start_paused = true)]
@@ -318,9 +342,14 @@ async fn the_end_pauses_on_the_last_frame_and_gaps_are_jumped() {
     let st = s.state();
     assert!(st.ended && st.paused, "{st:?}");
     assert_eq!(st.position_us, T0 + 3_600_900_000);
-    assert_eq!(
-        sink.take().iter().map(|e| e.frame_id).collect::<Vec<_>>(),
-        (0..20).collect::<Vec<_>>()
+    let sent: Vec<u64> = sink.take().iter().map(|e| e.frame_id).collect();
+    let mut shown = sent.clone();
+    shown.dedup();
+    assert_eq!(shown, (0..20).collect::<Vec<_>>());
+    // Over the 2 s of grace and since, the last frame again once a second (keepalives).
+    assert!(
+        sent.len() > 20 && sent[20..].iter().all(|&id| id == 19),
+        "{sent:?}"
     );
     // Play after the end: ends again; a seek back plays on.
     s.play().expect("play");

@@ -130,7 +130,16 @@ impl Log {
         std::mem::take(&mut *self.0.lock().expect("log"))
     }
 
+    /// The ids of the frames the camera showed, in order: a keepalive re-send of the frame
+    /// shown (the same id again) is not repeated.
     pub fn ids(&self, camera: &str) -> Vec<u64> {
+        let mut ids = self.sent_ids(camera);
+        ids.dedup();
+        ids
+    }
+
+    /// Every frame published for the camera, keepalive re-sends included.
+    pub fn sent_ids(&self, camera: &str) -> Vec<u64> {
         self.0
             .lock()
             .expect("log")
