@@ -384,6 +384,14 @@ fn frames_hidden_by_the_window_cap_are_counted_and_sent_after_the_fallback() {
     // show: the gate counts the bytes acknowledged since the window last came back to the
     // widest, and lets the next frame go after the fallback. (A cap hiding more than a frame
     // of the tier keeps that much unread unseen: see the module docs.)
+    let mut sim = one_frame_a_second_behind_a_cap();
+    sim.run(Duration::from_secs(60));
+    assert_fresh_one_at_a_time(&sim);
+}
+
+/// An application reading one frame a second on loopback, its 128 KiB buffer offering at most
+/// 126 KiB of window.
+fn one_frame_a_second_behind_a_cap() -> Sim {
     let mut sim = Sim::capped(
         1e9,
         128.0 * 1024.0,
@@ -391,8 +399,7 @@ fn frames_hidden_by_the_window_cap_are_counted_and_sent_after_the_fallback() {
         Reader::Frames(Duration::from_secs(1)),
     );
     sim.reported_rate = Some(1e9);
-    sim.run(Duration::from_secs(60));
-    assert_fresh_one_at_a_time(&sim);
+    sim
 }
 
 #[test]
@@ -439,13 +446,7 @@ fn a_window_cap_comes_down(linux_window: bool) {
     // grows it back only as data arrives: a gated viewer that then reads everything shows a
     // window far below the widest it advertised. The gate must not take that for unread
     // bytes, also when the window between a frame's arrival and the next keepalive is stale.
-    let mut sim = Sim::capped(
-        1e9,
-        128.0 * 1024.0,
-        126.0 * 1024.0,
-        Reader::Frames(Duration::from_secs(1)),
-    );
-    sim.reported_rate = Some(1e9);
+    let mut sim = one_frame_a_second_behind_a_cap();
     sim.linux_window = linux_window;
     sim.run(Duration::from_secs(20));
     assert!(sim.decision.look_first, "gated: {:?}", sim.decision);
