@@ -255,7 +255,11 @@ async fn tokens_pass_as_query_bearer_or_login_cookie() {
     )
     .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
-    assert_eq!(headers[header::LOCATION], "/");
+    assert_eq!(
+        headers[header::LOCATION],
+        "./",
+        "relative: works under a path prefix"
+    );
     let cookie = headers[header::SET_COOKIE].to_str().unwrap();
     let cookie = cookie.split(';').next().unwrap().to_owned();
     let with_cookie = [(header::COOKIE, cookie)];

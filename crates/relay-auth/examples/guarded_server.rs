@@ -42,7 +42,7 @@ async fn handle(
                 match token.filter(|t| store.check_login_token(t).is_some()) {
                     Some(token) => Response::builder()
                         .status(StatusCode::SEE_OTHER)
-                        .header(header::LOCATION, "/")
+                        .header(header::LOCATION, "./")
                         .header(header::SET_COOKIE, login::login_cookie(&token, secure))
                         .body(Full::default())
                         .unwrap_or_default(),

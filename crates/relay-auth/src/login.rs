@@ -5,9 +5,10 @@
 //! - `GET /login`: answer [`login_page`]`(false)` (`text/html`).
 //! - `POST /login`: [`login_token_from_form`] on the body, then
 //!   [`TokenStore::check_login_token`](crate::TokenStore::check_login_token); on `Some(_)`
-//!   answer `303 See Other` to `/` with `Set-Cookie: `[`login_cookie`]; on `None` answer 401
-//!   with [`login_page`]`(true)`.
-//! - `POST /logout`: `303` to `/login` with `Set-Cookie: `[`logout_cookie`].
+//!   answer `303 See Other` to `./` (the dashboard; relative, as every URL of the login, so
+//!   that a relay behind a proxy's path prefix stays under it) with
+//!   `Set-Cookie: `[`login_cookie`]; on `None` answer 401 with [`login_page`]`(true)`.
+//! - `POST /logout`: `303` to `login` with `Set-Cookie: `[`logout_cookie`].
 //! - `GET /` (the dashboard) refused with [`Denied::Unauthenticated`](crate::Denied): a
 //!   browser is better served by the login page than by the plain 401 text, so answer
 //!   [`login_page`]`(false)` with status 401 there (or `303` to [`LOGIN_PATH`]).
@@ -45,7 +46,7 @@ form{display:flex;flex-direction:column;gap:.6em;min-width:18em}
 input,button{font-size:1em;padding:.5em}
 .err{color:#f77}
 </style></head><body>
-<form method="post" action="/login">
+<form method="post" action="login">
 <h1>camrelay</h1>
 "#;
 
@@ -124,7 +125,7 @@ mod tests {
     #[test]
     fn page_posts_the_token_field() {
         let page = login_page(false);
-        assert!(page.contains(r#"<form method="post" action="/login">"#));
+        assert!(page.contains(r#"<form method="post" action="login">"#));
         assert!(page.contains(r#"name="token""#));
         assert!(!page.contains("not valid"));
         assert!(login_page(true).contains("not valid"));

@@ -13,6 +13,12 @@ use crate::{extract_token, TokenSource, TokenStore};
 /// The route of a session request: `/api/session`.
 pub const SESSION_PATH: &str = "/api/session";
 
+/// Where a login sends the browser: the dashboard, relative to `/login` (so that a relay
+/// behind a proxy under a path prefix, such as a smart-home ingress, stays under it).
+const DASHBOARD_RELATIVE: &str = "./";
+/// Where a logout sends the browser: the login page, relative to `/logout`.
+const LOGIN_RELATIVE: &str = "login";
+
 /// Whether `path` is one of the routes [`answer`] serves.
 pub fn is_login_route(path: &str) -> bool {
     matches!(
@@ -43,11 +49,11 @@ pub fn answer(store: &TokenStore, req: &LoginRequest<'_>, secure: bool) -> Respo
         (&Method::POST, LOGIN_PATH) => {
             let token = login_token_from_form(req.form);
             match token.filter(|t| store.check_login_token(t).is_some()) {
-                Some(token) => redirect("/", login_cookie(&token, secure)),
+                Some(token) => redirect(DASHBOARD_RELATIVE, login_cookie(&token, secure)),
                 None => page(StatusCode::UNAUTHORIZED, true),
             }
         }
-        _ => redirect(LOGIN_PATH, logout_cookie(secure)),
+        _ => redirect(LOGIN_RELATIVE, logout_cookie(secure)),
     }
 }
 
@@ -142,7 +148,11 @@ mod tests {
         assert_eq!(bad.status(), StatusCode::UNAUTHORIZED);
         assert!(bad.body().contains("not valid"));
         let out = ask(&store, Method::POST, "/logout", b"");
-        assert_eq!(out.headers()[header::LOCATION], "/login");
+        assert_eq!(
+            out.headers()[header::LOCATION],
+            "login",
+            "relative: a relay under a proxy's path prefix stays under it"
+        );
     }
 
     #[test]
