@@ -49,8 +49,10 @@
 //!   more than a frame of the tier keeps that much unread unseen (a frame that old). The cap
 //!   also comes down (under memory pressure, or for small segments) and grows back only as
 //!   data arrives, which a gate holding frames back does not let happen: while the gate holds,
-//!   a window narrower than the widest that stays the same while a frame arrives shows the
-//!   viewer reading all it gets, and becomes the widest.
+//!   a window narrower than the widest that is back where it was when the last frame went (or
+//!   stays the same while a frame arrives) shows the viewer reading all it gets, and becomes
+//!   the widest. And a few KB under the widest (min(widest/32, 4 KiB)) count as what the
+//!   window may hide, not as unread, but on a trial lifting a gate that stayed.
 
 use std::time::{Duration, Instant};
 
@@ -365,10 +367,8 @@ impl Chooser {
         now: Instant,
         demand: &Demand,
     ) -> bool {
-        self.remember_window(peer_window, now);
         let frame = demand.frame_bytes[self.tier.index()] as u64;
-        self.note_window(peer_window, bytes_acked, frame);
-        self.note_window_since(peer_window, bytes_acked, now);
+        self.look_at_window(peer_window, bytes_acked, frame, now);
         let slack = Self::slack(frame);
         let emptied = peer_window >= self.widest;
         match self.last_look {
@@ -382,14 +382,12 @@ impl Chooser {
         let allowed: u64 = match self.gate {
             Gate::Open {
                 drained_at: Some(at),
-                trial,
+                ..
             } if now.saturating_duration_since(at) <= self.config.probation => {
                 // Just drained: what the window shows (a reader that keeps up would wait for
                 // the fallback after each frame it reads unseen). Frames held back here mean
-                // the application reads slower than the tier comes. What the window may hide
-                // counts as read, but on a trial lifting a gate that stayed.
-                let hidden = if trial { 0 } else { self.hidden() };
-                let may = unread <= frame + slack + hidden;
+                // the application reads slower than the tier comes.
+                let may = unread <= frame + slack + self.hidden();
                 if !may {
                     self.refusals = self.refusals.saturating_add(1);
                 }
@@ -449,9 +447,13 @@ impl Chooser {
     /// What a receiver's window may show as unread with nothing unread: the window it offers
     /// with an empty buffer is a few KB under the widest it offered (its cap grows back with
     /// the data that arrives; measured on loopback: 242,688 then 246,096 B for a 128 KiB
-    /// `SO_RCVBUF`).
+    /// `SO_RCVBUF`). None on a trial lifting a gate that stayed: the slow reader it is for
+    /// shows there first.
     fn hidden(&self) -> u64 {
-        (self.widest / 32).min(4 * 1024)
+        match self.gate {
+            Gate::Open { trial: true, .. } => 0,
+            _ => (self.widest / 32).min(4 * 1024),
+        }
     }
 
     /// Unread bytes that still count as drained.
@@ -505,7 +507,11 @@ impl Chooser {
         }
     }
 
-    fn note_window_since(&mut self, window: u64, bytes_acked: u64, now: Instant) {
+    /// Takes in a look at the window (a sample's or a gated frame's): the widest, a cap that
+    /// came down, and since when the window has been the same.
+    fn look_at_window(&mut self, window: u64, bytes_acked: u64, frame: u64, now: Instant) {
+        self.remember_window(window, now);
+        self.note_window(window, bytes_acked, frame);
         if self.window_since.0 != window {
             self.window_since = (window, now, bytes_acked);
         }
@@ -523,22 +529,15 @@ impl Chooser {
             return self.decision(None);
         }
         self.previous = Some(sample);
-        self.remember_window(sample.peer_window, sample.at);
         let frame = demand.frame_bytes[self.tier.index()] as u64;
-        self.note_window(sample.peer_window, sample.bytes_acked, frame);
-        self.note_window_since(sample.peer_window, sample.bytes_acked, sample.at);
+        self.look_at_window(sample.peer_window, sample.bytes_acked, frame, sample.at);
         let unread = self.widest.saturating_sub(sample.peer_window);
         let acked = sample.bytes_acked.saturating_sub(previous.bytes_acked) as f64;
         let read = (acked - (unread as f64 - self.unread as f64)).max(0.0) / gap.as_secs_f64();
         self.unread = unread;
 
-        // What the window may hide is no backlog, but on a trial lifting a gate that stayed
-        // (the slow reader it is for shows there first).
-        let hidden = match self.gate {
-            Gate::Open { trial: true, .. } => 0,
-            _ => self.hidden(),
-        };
-        let backlog_limit = self.config.backlog_bytes.max(frame + frame / 5) + hidden;
+        // What the window may hide is no backlog.
+        let backlog_limit = self.config.backlog_bytes.max(frame + frame / 5) + self.hidden();
         // Frames held back right after a drain count as a backlog too: the window showed it.
         let unread_backlog = unread > backlog_limit || self.refusals >= 3;
         // A sample with no byte acknowledged and the same window as the one before shows
