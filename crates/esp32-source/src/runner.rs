@@ -379,7 +379,17 @@ mod tests {
         assert_eq!(error.kind, crate::ErrorKind::Connect);
         assert!(!error.persistent);
         assert!(status.down_since.is_some());
-        assert!(matches!(status.state, SourceState::BackingOff { .. }));
+        // Between attempts, or in the next one: the paused clock may jump to the end of the
+        // 10 s while a real connect waits for the kernel's answer (seen once under the full
+        // test suite's load).
+        assert!(
+            matches!(
+                status.state,
+                SourceState::BackingOff { .. } | SourceState::Connecting { .. }
+            ),
+            "{:?}",
+            status.state
+        );
         assert!(status.state.attempt() > Some(20), "{:?}", status.state);
     }
 
