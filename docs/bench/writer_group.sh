@@ -7,15 +7,16 @@
 #
 #   N_LIST="100 1000" ROUNDS=3 docs/bench/writer_group.sh
 #
-# Env: N_LIST ("100 1000"), ROUNDS (3), SECONDS_PER (10), THIN (2), GROUPS (2), OUT
-#      (target/bench-writer-group), NO_BUILD=1.
+# Env: N_LIST ("100 1000"), ROUNDS (3), SECONDS_PER (10), THIN (2), WRITER_GROUPS (2), OUT
+#      (target/bench-writer-group), NO_BUILD=1, RELAY (the relay binary).
+# (Not GROUPS: bash sets that one to the user's group ids.)
 set -euo pipefail
 cd "$(git rev-parse --show-toplevel)"
 N_LIST=${N_LIST:-"100 1000"}
 ROUNDS=${ROUNDS:-3}
 SECONDS_PER=${SECONDS_PER:-10}
 THIN=${THIN:-2}
-GROUPS=${GROUPS:-2}
+WRITER_GROUPS=${WRITER_GROUPS:-2}
 OUT=${OUT:-target/bench-writer-group}
 mkdir -p "$OUT"
 if [[ -z "${NO_BUILD:-}" ]]; then
@@ -23,7 +24,7 @@ if [[ -z "${NO_BUILD:-}" ]]; then
     cargo build --release -p camrelay-suite --example viewer_load --example writev_floor --example mock_camera
     cargo build --release -p mjpeg-serve --example writer_group
 fi
-RELAY=target/release/camrelay
+RELAY=${RELAY:-target/release/camrelay}
 FLOOR=target/release/examples/writev_floor
 GROUP=target/release/examples/writer_group
 MOCK=target/release/examples/mock_camera
@@ -42,7 +43,7 @@ for round in $(seq "$ROUNDS"); do
         wait_port "$port"; load "http://127.0.0.1:$port/stream" "${PIDS[0]}" floor "$OUT/floor-$n-$round.json"
         stop_all
         port=$(free_port)
-        "$GROUP" --port "$port" --groups "$GROUPS" --fps 30 >/dev/null 2>&1 & PIDS=($!)
+        "$GROUP" --port "$port" --groups "$WRITER_GROUPS" --fps 30 >/dev/null 2>&1 & PIDS=($!)
         wait_port "$port"; load "http://127.0.0.1:$port/stream" "${PIDS[0]}" group "$OUT/group-$n-$round.json"
         stop_all
         mport=$(free_port); rport=$(free_port)

@@ -2,8 +2,9 @@
 //! per group of viewers** instead of a tokio task and a hyper connection per viewer. Frames
 //! are published on a `broadcast-core` broadcast as the relay publishes a camera's, and every
 //! viewer is the relay's own `PacedViewer` (its queue, age bound, skip-to-newest and pacing);
-//! but a group's viewers are driven by one task that, when woken, polls each viewer with the
-//! group's waker and writes its frame with one non-blocking `writev`, as the writev floor does.
+//! but a group's viewers are driven by one task, which polls only the viewers that were woken
+//! (each has a waker of its own) and writes each frame with one non-blocking `writev`, as the
+//! writev floor does.
 //! No HTTP parser (a request is read to its blank line), no per-viewer task, no per-write
 //! timer.
 //!
@@ -43,27 +44,20 @@ struct Member {
     pending: Option<([Bytes; 3], usize)>,
 }
 
-/// What driving a member found.
-enum Driven {
-    /// Waiting for a frame or for room in its socket.
-    Waiting,
-    /// Its socket failed or its broadcast ended.
-    Gone,
-}
-
 impl Member {
-    /// Writes what is owed and every frame the viewer has, until it waits.
-    fn drive(&mut self, cx: &mut Context<'_>) -> Driven {
+    /// Writes what is owed and every frame the viewer has, until it waits for a frame or for
+    /// room in its socket (`Pending`) or is gone: its socket failed or its broadcast ended.
+    fn drive(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         loop {
             if let Some((parts, written)) = self.pending.as_mut() {
                 match write_part(&self.stream, parts, written) {
                     Ok(true) => self.pending = None,
                     Ok(false) => match self.stream.poll_write_ready(cx) {
                         Poll::Ready(Ok(())) => continue,
-                        Poll::Ready(Err(_)) => return Driven::Gone,
-                        Poll::Pending => return Driven::Waiting,
+                        Poll::Ready(Err(_)) => return Poll::Ready(()),
+                        Poll::Pending => return Poll::Pending,
                     },
-                    Err(_) => return Driven::Gone,
+                    Err(_) => return Poll::Ready(()),
                 }
             }
             match self.viewer.poll_frame(cx) {
@@ -75,8 +69,8 @@ impl Member {
                     ];
                     self.pending = Some((parts, 0));
                 }
-                Poll::Ready(None) => return Driven::Gone,
-                Poll::Pending => return Driven::Waiting,
+                Poll::Ready(None) => return Poll::Ready(()),
+                Poll::Pending => return Poll::Pending,
             }
         }
     }
@@ -119,10 +113,7 @@ async fn writer_loop(mut joins: mpsc::UnboundedReceiver<Member>) {
     let mut members = FuturesUnordered::new();
     std::future::poll_fn(|cx| {
         while let Poll::Ready(Some(mut member)) = joins.poll_recv(cx) {
-            members.push(std::future::poll_fn(move |cx| match member.drive(cx) {
-                Driven::Waiting => Poll::Pending,
-                Driven::Gone => Poll::Ready(()),
-            }));
+            members.push(std::future::poll_fn(move |cx| member.drive(cx)));
         }
         while let Poll::Ready(Some(())) = members.poll_next_unpin(cx) {}
         Poll::<()>::Pending
