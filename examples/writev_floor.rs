@@ -48,6 +48,11 @@ struct Args {
     /// JPEG quality of the scene.
     #[arg(long, default_value_t = 80)]
     quality: u8,
+    /// Answer HTTP/1.1 with chunked framing (each part one chunk, as hyper frames the relay's
+    /// stream) instead of HTTP/1.0 delimited by closing: the same bytes a client of the relay
+    /// parses.
+    #[arg(long)]
+    chunked: bool,
 }
 
 /// The listener's token; viewer `i` has token `i + 1`.
@@ -57,7 +62,7 @@ const MAX_REQUEST: usize = 8 * 1024;
 
 /// Bytes still owed to one viewer: the slices of one write and how far it got.
 struct Pending {
-    slices: [Bytes; 3],
+    slices: [Bytes; 5],
     written: usize,
 }
 
@@ -82,7 +87,7 @@ fn write_pending(stream: &mut TcpStream, pending: &mut Pending) -> io::Result<bo
     let total = pending.total();
     while pending.written < total {
         let mut skip = pending.written;
-        let mut iov: [IoSlice<'_>; 3] = [IoSlice::new(&[]), IoSlice::new(&[]), IoSlice::new(&[])];
+        let mut iov = [IoSlice::new(&[]); 5];
         let mut n = 0;
         for slice in &pending.slices {
             if skip >= slice.len() {
@@ -119,11 +124,21 @@ fn main() -> io::Result<()> {
         mock_camera::Scene::new(args.width, args.height, args.quality).map_err(io::Error::other)?;
     let nofile = rlimit::increase_nofile_limit(u64::MAX)?;
     let writer = MultipartWriter::default();
-    let response = Bytes::from(format!(
-        "HTTP/1.0 200 OK\r\nContent-Type: {}\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n{}",
-        writer.content_type(),
-        String::from_utf8_lossy(&writer.preamble()),
-    ));
+    let preamble = writer.preamble();
+    let response = if args.chunked {
+        Bytes::from(format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: {}\r\nCache-Control: no-cache\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n{:X}\r\n{}\r\n",
+            writer.content_type(),
+            preamble.len(),
+            String::from_utf8_lossy(&preamble),
+        ))
+    } else {
+        Bytes::from(format!(
+            "HTTP/1.0 200 OK\r\nContent-Type: {}\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n{}",
+            writer.content_type(),
+            String::from_utf8_lossy(&preamble),
+        ))
+    };
 
     let addr = SocketAddr::new(args.bind, args.port);
     let socket = socket2::Socket::new(
@@ -226,6 +241,15 @@ fn main() -> io::Result<()> {
                 extra: &[],
             });
             let delimiter = writer.delimiter();
+            let (chunk_head, chunk_end) = if args.chunked {
+                let size = head.len() + jpeg.len() + delimiter.len();
+                (
+                    Bytes::from(format!("{size:X}\r\n")),
+                    Bytes::from_static(b"\r\n"),
+                )
+            } else {
+                (Bytes::new(), Bytes::new())
+            };
             for index in 0..viewers.len() {
                 let Some(viewer) = viewers[index].as_mut() else {
                     continue;
@@ -238,7 +262,13 @@ fn main() -> io::Result<()> {
                     continue;
                 }
                 let mut pending = Pending {
-                    slices: [head.clone(), jpeg.clone(), delimiter.clone()],
+                    slices: [
+                        chunk_head.clone(),
+                        head.clone(),
+                        jpeg.clone(),
+                        delimiter.clone(),
+                        chunk_end.clone(),
+                    ],
                     written: 0,
                 };
                 match write_pending(&mut viewer.stream, &mut pending) {
@@ -281,7 +311,13 @@ fn read_request(viewer: &mut Viewer, buf: &mut [u8], response: &Bytes) -> bool {
                 if request.windows(4).any(|w| w == b"\r\n\r\n") || request.len() > MAX_REQUEST {
                     viewer.request = None;
                     let mut pending = Pending {
-                        slices: [response.clone(), Bytes::new(), Bytes::new()],
+                        slices: [
+                            response.clone(),
+                            Bytes::new(),
+                            Bytes::new(),
+                            Bytes::new(),
+                            Bytes::new(),
+                        ],
                         written: 0,
                     };
                     match write_pending(&mut viewer.stream, &mut pending) {
@@ -331,6 +367,8 @@ mod tests {
                 Bytes::from_static(b"head"),
                 Bytes::from(jpeg.clone()),
                 Bytes::from_static(b"tail"),
+                Bytes::new(),
+                Bytes::from_static(b"end"),
             ],
             written: 0,
         };
@@ -348,7 +386,7 @@ mod tests {
         drop(server);
         let all = reader.join().unwrap();
         assert_eq!(&all[..4], b"head");
-        assert_eq!(&all[4..all.len() - 4], &jpeg[..]);
-        assert_eq!(&all[all.len() - 4..], b"tail");
+        assert_eq!(&all[4..all.len() - 7], &jpeg[..]);
+        assert_eq!(&all[all.len() - 7..], b"tailend");
     }
 }

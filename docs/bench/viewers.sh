@@ -16,6 +16,8 @@
 #      NO_BUILD=1 (use the binaries as they are), WRITE_DOCS=1, LOAD_THREADS (2),
 #      RELAY_ARGS (more camrelay flags, e.g. "--policy drop-oldest --queue 1" or "--no-pacing"),
 #      LOAD_ARGS (more viewer_load flags, e.g. "--thin-reads bursty"), SKIP_FLOOR=1,
+#      FLOOR_ARGS (more writev_floor flags: "--chunked" frames it as hyper frames the relay),
+#      SKIP_RELAY=1,
 #      RELAY (the relay binary, default target/release/camrelay: compare two builds),
 #      WS=1 (also N WebSocket viewers of the same relay process, right after its MJPEG run).
 set -euo pipefail
@@ -51,7 +53,7 @@ for n in $N_LIST; do
     if [[ -z "${SKIP_FLOOR:-}" ]]; then
     echo "== $n viewers: floor" >&2
     port=$(free_port)
-    "$FLOOR" --port "$port" --fps "$FPS" 2>"$OUT/floor-$n.log" >&2 &
+    "$FLOOR" --port "$port" --fps "$FPS" ${FLOOR_ARGS:-} 2>"$OUT/floor-$n.log" >&2 &
     floor_pid=$!; PIDS=("$floor_pid")
     wait_port "$port"
     "$LOAD" --url "http://127.0.0.1:$port/stream" --viewers "$n" --thin "$THIN" \
@@ -60,6 +62,7 @@ for n in $N_LIST; do
     stop_all
     fi
 
+    if [[ -n "${SKIP_RELAY:-}" ]]; then continue; fi
     echo "== $n viewers: relay" >&2
     mport=$(free_port); rport=$(free_port)
     if [[ -x "$MOCK" ]]; then

@@ -37,6 +37,9 @@ pub const NOTSENT_LOWAT: u32 = 16 * 1024;
 const RECHECK: Duration = Duration::from_millis(10);
 /// Longest wait before a paced viewer's socket is looked at again.
 const MAX_RECHECK: Duration = Duration::from_millis(50);
+/// How long after a look that found a viewer's link not the reason it fell behind (a reader
+/// slower than the camera on a fast link) its falling behind again is taken as the same.
+const BEHIND_LOOK_INTERVAL: Duration = Duration::from_millis(250);
 /// How long a viewer stays paced after it last fell behind on a narrow link.
 pub const PACED_FOR: Duration = Duration::from_secs(5);
 /// Most time's worth of bytes that may wait in the network before the next frame is sent.
@@ -126,6 +129,11 @@ pub struct Pacer {
     window_limited_us: u64,
     paced_until: Option<Instant>,
     recheck: Option<Pin<Box<Sleep>>>,
+    /// Looks in a row that found the link not drained: each doubles the shortest wait
+    /// before the next ([`Pacer::recheck_after`]).
+    undrained: u32,
+    /// When falling behind last led to a look that did not pace the viewer.
+    not_the_link_at: Option<Instant>,
 }
 
 impl std::fmt::Debug for Pacer {
@@ -153,6 +161,8 @@ impl Pacer {
             window_limited_us: 0,
             paced_until: None,
             recheck: None,
+            undrained: 0,
+            not_the_link_at: None,
         };
         pacer.look()?;
         Some(pacer)
@@ -165,17 +175,29 @@ impl Pacer {
 
     /// The viewer fell behind (frames were dropped for it): pace it if its link is the reason.
     /// A viewer already paced that falls behind again stays paced without another look: its
-    /// frames were held back because its link had not drained.
+    /// frames were held back because its link had not drained. One whose link was found not
+    /// to be the reason is looked at again only 250 ms later: a reader slower than the camera
+    /// falls behind at every frame, and a look each time cost a `getsockopt` per viewer-frame
+    /// at saturation.
     pub fn fell_behind(&mut self) {
+        let now = Instant::now();
         if self.is_pacing() {
-            self.paced_until = Some(Instant::now() + PACED_FOR);
+            self.paced_until = Some(now + PACED_FOR);
+            return;
+        }
+        if self
+            .not_the_link_at
+            .is_some_and(|at| now.duration_since(at) < BEHIND_LOOK_INTERVAL)
+        {
             return;
         }
         let before = self.window_limited_us;
         let Some(queues) = self.look() else {
             return;
         };
+        self.not_the_link_at = Some(now);
         if queues.window_limited_us > before || !self.drained(&queues) {
+            self.not_the_link_at = None;
             tracing::debug!(
                 ?queues,
                 widest_window = self.widest_window,
@@ -192,6 +214,7 @@ impl Pacer {
         if !self.is_pacing() {
             self.paced_until = None;
             self.recheck = None;
+            self.undrained = 0;
             return Poll::Ready(());
         }
         if let Some(sleep) = self.recheck.as_mut() {
@@ -208,6 +231,7 @@ impl Pacer {
         );
         match looked {
             Some(queues) if !self.drained(&queues) => {
+                self.undrained = self.undrained.saturating_add(1);
                 let mut sleep = Box::pin(tokio::time::sleep(self.recheck_after(&queues)));
                 // Registers the waker; a sleep of 10 ms or more is never ready at once.
                 if sleep.as_mut().poll(cx).is_ready() {
@@ -216,7 +240,10 @@ impl Pacer {
                 self.recheck = Some(sleep);
                 Poll::Pending
             }
-            _ => Poll::Ready(()),
+            _ => {
+                self.undrained = 0;
+                Poll::Ready(())
+            }
         }
     }
 
@@ -241,15 +268,21 @@ impl Pacer {
     }
 
     /// When to look again: once the link, at its recent delivery rate, should have carried the
-    /// excess, within 10 to 50 ms.
+    /// excess, within 10 to 50 ms; and no sooner than 10 ms doubled for each look in a row
+    /// that found it not drained after the first. Bytes the peer has not read drain at the
+    /// rate its application reads, which the delivery rate does not tell: on loopback, or for
+    /// a client short of CPU, it says gigabytes a second while nothing moves, and looking
+    /// every 10 ms cost thousands of viewers a `getsockopt` each four times a frame
+    /// (docs/benchmarks.md, "TCP_INFO looks at saturation").
     fn recheck_after(&self, queues: &SocketQueues) -> Duration {
-        match queues.delivery_rate {
+        let by_rate = match queues.delivery_rate {
             0 => RECHECK,
             rate => {
                 Duration::from_micros(self.excess_bytes(queues).saturating_mul(1_000_000) / rate)
-                    .clamp(RECHECK, MAX_RECHECK)
             }
-        }
+        };
+        let backed_off = RECHECK * (1u32 << self.undrained.saturating_sub(1).min(3));
+        by_rate.max(backed_off).clamp(RECHECK, MAX_RECHECK)
     }
 
     /// Keeps the widest window of the current and the previous bucket: a window wider than any
@@ -348,6 +381,25 @@ pub(crate) mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn a_slow_reader_on_a_fast_link_is_looked_at_once_per_interval() {
+        let socket = open_socket();
+        let mut pacer = socket.pacer();
+        let before = socket.looks.load(Ordering::Relaxed);
+        // Falling behind at every frame (30 fps) for a second: four looks, not thirty.
+        for _ in 0..30 {
+            pacer.fell_behind();
+            tokio::time::advance(Duration::from_millis(33)).await;
+        }
+        assert_eq!(socket.looks.load(Ordering::Relaxed) - before, 4);
+        assert!(!pacer.is_pacing());
+        // Once its link becomes the reason, the next look after the interval paces it.
+        socket.set(|q| q.peer_window = WINDOW / 8);
+        tokio::time::advance(BEHIND_LOOK_INTERVAL).await;
+        pacer.fell_behind();
+        assert!(pacer.is_pacing());
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn a_narrow_link_is_paced_until_its_bytes_drain() {
         let socket = open_socket();
         let mut pacer = socket.pacer();
@@ -385,8 +437,43 @@ pub(crate) mod tests {
         tokio::time::advance(Duration::from_millis(10)).await;
         assert!(poll(&mut pacer).is_pending(), "looked again: still unsent");
         socket.set(|q| q.notsent = 0);
+        // The rate was wrong once: the next look waits twice as long.
+        tokio::time::advance(Duration::from_millis(10)).await;
+        assert!(poll(&mut pacer).is_pending(), "not looked at yet");
         tokio::time::advance(Duration::from_millis(10)).await;
         assert!(poll(&mut pacer).is_ready());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_peer_that_reads_nothing_is_looked_at_less_and_less_often() {
+        let socket = open_socket();
+        let mut pacer = socket.pacer();
+        // Unread bytes on a link that says it is fast (loopback, a client short of CPU): the
+        // delivery rate would call for a look every 10 ms.
+        socket.set(|q| {
+            q.peer_window = WINDOW / 4;
+            q.delivery_rate = 2_000_000_000;
+        });
+        pacer.fell_behind();
+        let before = socket.looks.load(Ordering::Relaxed);
+        for _ in 0..1000 {
+            let _ = poll(&mut pacer);
+            tokio::time::advance(Duration::from_millis(1)).await;
+        }
+        // 10, 20, 40, then every 50 ms: 22 looks in a second, not 100.
+        let looks = socket.looks.load(Ordering::Relaxed) - before;
+        assert!((20..=23).contains(&looks), "{looks} looks in a second");
+        // Drained: the next undrained look waits 10 ms again.
+        socket.set(|q| q.peer_window = WINDOW);
+        while poll(&mut pacer).is_pending() {
+            tokio::time::advance(Duration::from_millis(1)).await;
+        }
+        socket.set(|q| q.peer_window = WINDOW / 4);
+        assert!(poll(&mut pacer).is_pending());
+        let before = socket.looks.load(Ordering::Relaxed);
+        tokio::time::advance(Duration::from_millis(10)).await;
+        assert!(poll(&mut pacer).is_pending());
+        assert_eq!(socket.looks.load(Ordering::Relaxed), before + 1);
     }
 
     #[tokio::test(start_paused = true)]

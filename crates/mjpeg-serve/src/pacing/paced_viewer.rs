@@ -68,6 +68,15 @@ impl<M> PacedViewer<M> {
             // Still slower than the camera: stay paced while the link is the reason.
             pacer.fell_behind();
         }
+        if self.held.is_none() {
+            // Nothing to send: no look at the socket (each is a `getsockopt`) until a frame
+            // comes, whose arrival wakes us.
+            return if self.ended {
+                Poll::Ready(None)
+            } else {
+                Poll::Pending
+            };
+        }
         if pacer.poll_ready(cx).is_pending() {
             return Poll::Pending;
         }
@@ -185,7 +194,13 @@ mod tests {
             Poll::Ready(Some(6)),
             "sent once the link drained"
         );
-        assert_eq!(poll(&mut viewer), Poll::Pending);
+        // Paced with nothing to send: polls look at no socket.
+        let looks = socket.looks.load(Ordering::Relaxed);
+        for _ in 0..10 {
+            assert_eq!(poll(&mut viewer), Poll::Pending);
+            tokio::time::advance(Duration::from_millis(50)).await;
+        }
+        assert_eq!(socket.looks.load(Ordering::Relaxed), looks);
         // Pacing ends a while after the viewer last fell behind; frames flow straight again.
         tokio::time::advance(crate::pacing::PACED_FOR).await;
         publisher.publish(frame(7, Duration::ZERO));
