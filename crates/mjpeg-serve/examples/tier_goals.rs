@@ -127,6 +127,11 @@ fn watch(
     if let Some(size) = rcvbuf {
         socket.set_recv_buffer_size(size).unwrap();
     }
+    // MSS=1448: segments as on an Ethernet or Wi-Fi path instead of loopback's 64 KiB, so the
+    // receiver announces its window in steps as a remote client's does.
+    if let Some(mss) = std::env::var("MSS").ok().and_then(|v| v.parse().ok()) {
+        socket.set_tcp_mss(mss).unwrap();
+    }
     socket.connect(&addr.into()).unwrap();
     let mut stream: std::net::TcpStream = socket.into();
     write!(
@@ -272,7 +277,8 @@ fn main() {
             .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
             .init();
     }
-    // ONLY=n runs the n-th viewer alone (to read its trace); AGES=1 lists every frame.
+    // ONLY=n runs the n-th viewer alone (to read its trace); AGES=1 lists every frame; MSS=n
+    // sets the clients' TCP_MAXSEG (1448: as over Ethernet or Wi-Fi).
     let only: Option<usize> = std::env::var("ONLY")
         .ok()
         .map(|n| n.parse().expect("ONLY=n"));
