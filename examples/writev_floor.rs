@@ -67,6 +67,20 @@ struct Pending {
 }
 
 impl Pending {
+    /// `bytes` alone, nothing written yet.
+    fn whole(bytes: Bytes) -> Pending {
+        Pending {
+            slices: [
+                bytes,
+                Bytes::new(),
+                Bytes::new(),
+                Bytes::new(),
+                Bytes::new(),
+            ],
+            written: 0,
+        }
+    }
+
     fn total(&self) -> usize {
         self.slices.iter().map(Bytes::len).sum()
     }
@@ -310,16 +324,7 @@ fn read_request(viewer: &mut Viewer, buf: &mut [u8], response: &Bytes) -> bool {
                 request.extend_from_slice(&buf[..n]);
                 if request.windows(4).any(|w| w == b"\r\n\r\n") || request.len() > MAX_REQUEST {
                     viewer.request = None;
-                    let mut pending = Pending {
-                        slices: [
-                            response.clone(),
-                            Bytes::new(),
-                            Bytes::new(),
-                            Bytes::new(),
-                            Bytes::new(),
-                        ],
-                        written: 0,
-                    };
+                    let mut pending = Pending::whole(response.clone());
                     match write_pending(&mut viewer.stream, &mut pending) {
                         Ok(true) => {}
                         Ok(false) => viewer.pending = Some(pending),

@@ -129,8 +129,9 @@ fn watch(
     }
     // MSS=1448: segments as on an Ethernet or Wi-Fi path instead of loopback's 64 KiB, so the
     // receiver announces its window in steps as a remote client's does.
-    if let Some(mss) = std::env::var("MSS").ok().and_then(|v| v.parse().ok()) {
-        socket.set_tcp_mss(mss).unwrap();
+    if let Ok(mss) = std::env::var("MSS") {
+        let mss = mss.parse().expect("MSS=n: a segment size in bytes");
+        socket.set_tcp_mss(mss).expect("MSS=n: TCP_MAXSEG refused");
     }
     socket.connect(&addr.into()).unwrap();
     let mut stream: std::net::TcpStream = socket.into();
