@@ -38,6 +38,14 @@
 //!   up. A trial lifts it after [`ChooserConfig::gate_trial`] (30 s, doubled after each
 //!   failed trial up to [`ChooserConfig::max_probe_backoff`]); the trial fails when bytes pile
 //!   up unread again within [`ChooserConfig::probation`].
+//! - **Busy applications are not slow ones**: an application that reads all it has now and
+//!   then (a loaded client, a script's loop) leaves a few frames unread between its reads.
+//!   While the gate is open, unread bytes that the application takes within
+//!   [`ChooserConfig::target_age`] (0.5 s) at the rate it was seen reading over the last
+//!   [`ChooserConfig::rate_span`] (3 s; [`Chooser::read_rate`]: bytes acknowledged minus the
+//!   growth of what waits unread) are no backlog. Before that rate is known (the first
+//!   400 ms, and again after a tier switch) the backlog counts as before, so an application
+//!   taken for a slow one in its first samples stays gated as below.
 //! - **What the window hides**: a Linux receiver announces a window that grew only when it
 //!   doubles, so a small frame read does not show until the next segment: the server keeps a
 //!   gated connection's window fresh with TCP keepalive probes every second (see
@@ -54,12 +62,19 @@
 //!   the widest. And a few KB under the widest (min(widest/32, 4 KiB)) count as what the
 //!   window may hide, not as unread, but on a trial lifting a gate that stayed.
 
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use crate::Tier;
 
 /// Longest time the drain gate holds every frame back, whatever the window says.
 pub const MAX_HOLD: Duration = Duration::from_secs(5);
+
+/// The application's reading rate is known once looks span this long.
+const FIRST_RATE_SPAN: Duration = Duration::from_millis(400);
+
+/// Most looks kept to measure the application's reading (about 30 a second).
+const MAX_CONSUMED_LOOKS: usize = 256;
 
 /// One look at a viewer's connection. Counters are cumulative since the viewer joined.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -156,6 +171,12 @@ pub struct ChooserConfig {
     /// After a move down, the backlog of the tier before drains for this long before falling
     /// behind can move the viewer down again.
     pub settle: Duration,
+    /// An open gate's viewer whose unread bytes its application takes within this long, at
+    /// the rate it was seen reading, is not behind (a busy application that reads all it has
+    /// now and then).
+    pub target_age: Duration,
+    /// The application's reading rate is measured over this long (known after 400 ms).
+    pub rate_span: Duration,
     /// First wait before a trial lifts a drain gate that stayed; doubled after each failed
     /// trial.
     pub gate_trial: Duration,
@@ -181,6 +202,8 @@ impl Default for ChooserConfig {
             min_sample_gap: Duration::from_millis(50),
             settle: Duration::from_secs(1),
             window_memory: Duration::from_secs(30),
+            target_age: Duration::from_millis(500),
+            rate_span: Duration::from_secs(3),
             gate_trial: Duration::from_secs(30),
             gate_fallback: Duration::from_millis(1500),
         }
@@ -285,6 +308,8 @@ pub struct Chooser {
     refusals: u32,
     /// Since when the gate has held every frame back.
     held_since: Option<Instant>,
+    /// What the application consumed (bytes acknowledged minus unread) at recent samples.
+    consumed: VecDeque<(Instant, u64)>,
     /// The window and bytes acknowledged when the gate last let a frame go.
     gated_send: Option<(u64, u64)>,
 }
@@ -323,6 +348,7 @@ impl Chooser {
             backlog_streak: 0,
             refusals: 0,
             held_since: None,
+            consumed: VecDeque::new(),
             gated_send: None,
         }
     }
@@ -330,6 +356,13 @@ impl Chooser {
     /// The tier now.
     pub fn tier(&self) -> Tier {
         self.tier
+    }
+
+    /// Whether a move up is on trial now ([`ChooserConfig::probation`]): a viewer that falls
+    /// behind on the new tier goes back at its next sample, so the sooner that sample, the
+    /// fewer frames of a tier its link cannot carry.
+    pub fn on_probation(&self) -> bool {
+        self.probation.is_some()
     }
 
     /// Tier switches so far.
@@ -349,6 +382,47 @@ impl Chooser {
             (Some(fast), Some(slow)) => Some(fast.min(slow)),
             _ => None,
         }
+    }
+
+    /// How fast the viewer's application took its bytes over the last
+    /// [`ChooserConfig::rate_span`] of samples, bytes/s; `None` until they span 400 ms (after
+    /// joining or switching tiers).
+    pub fn read_rate(&self) -> Option<f64> {
+        let (&(first_at, first), &(last_at, last)) =
+            (self.consumed.front()?, self.consumed.back()?);
+        let span = last_at.saturating_duration_since(first_at);
+        if span < FIRST_RATE_SPAN.min(self.config.rate_span) {
+            return None;
+        }
+        Some(last.saturating_sub(first) as f64 / span.as_secs_f64())
+    }
+
+    /// Records what the application has consumed so far, for [`Chooser::read_rate`].
+    fn note_consumed(&mut self, now: Instant, bytes_acked: u64, unread: u64) {
+        let mut consumed = bytes_acked.saturating_sub(unread);
+        if let Some(&(_, last)) = self.consumed.back() {
+            consumed = consumed.max(last);
+        }
+        self.consumed.push_back((now, consumed));
+        while self.consumed.len() > MAX_CONSUMED_LOOKS
+            || self
+                .consumed
+                .get(1)
+                .is_some_and(|&(at, _)| now.saturating_duration_since(at) >= self.config.rate_span)
+        {
+            self.consumed.pop_front();
+        }
+    }
+
+    /// Unread bytes an open gate's application takes within [`ChooserConfig::target_age`] at
+    /// the rate it was seen reading (a busy application reads all it has now and then); none
+    /// before that rate is known or while the gate holds frames.
+    fn read_within_target(&self) -> u64 {
+        if !matches!(self.gate, Gate::Open { .. }) {
+            return 0;
+        }
+        let rate = self.read_rate().unwrap_or(0.0);
+        (rate * self.config.target_age.as_secs_f64()) as u64
     }
 
     /// Whether a frame may be sent to a viewer whose peer advertises `peer_window` now, having
@@ -532,14 +606,17 @@ impl Chooser {
         let frame = demand.frame_bytes[self.tier.index()] as u64;
         self.look_at_window(sample.peer_window, sample.bytes_acked, frame, sample.at);
         let unread = self.widest.saturating_sub(sample.peer_window);
+        self.note_consumed(sample.at, sample.bytes_acked, unread);
         let acked = sample.bytes_acked.saturating_sub(previous.bytes_acked) as f64;
         let read = (acked - (unread as f64 - self.unread as f64)).max(0.0) / gap.as_secs_f64();
         self.unread = unread;
 
         // What the window may hide is no backlog.
         let backlog_limit = self.config.backlog_bytes.max(frame + frame / 5) + self.hidden();
-        // Frames held back right after a drain count as a backlog too: the window showed it.
-        let unread_backlog = unread > backlog_limit || self.refusals >= 3;
+        // Nor what the application reads within the target age, while frames flow. Frames held
+        // back right after a drain count as a backlog too: the window showed it.
+        let unread_backlog =
+            unread > backlog_limit.max(self.read_within_target()) || self.refusals >= 3;
         // A sample with no byte acknowledged and the same window as the one before shows
         // nothing new (a gated viewer's window is refreshed by keepalive probes once a
         // second): it neither extends nor ends a streak.
@@ -710,6 +787,8 @@ impl Chooser {
         }
         self.tier = to;
         self.last_switch = Some(now);
+        // The application's rate in bytes was of the other tier's frames: measured anew.
+        self.consumed.clear();
         self.switches += 1;
         tracing::debug!(%from, %to, estimate = ?self.estimate(), "quality tier switched");
         Some(from)

@@ -19,6 +19,8 @@ enum Reader {
     Bytes(f64),
     /// Reads one whole frame every this long.
     Frames(Duration),
+    /// Reads all it has every this long.
+    Bursts(Duration),
 }
 
 struct Sim {
@@ -163,6 +165,14 @@ impl Sim {
         // The application.
         let took = match self.reader {
             Reader::Bytes(rate) => self.unread.min(rate * dt),
+            Reader::Bursts(every) => {
+                if self.now.duration_since(self.last_read) >= every {
+                    self.last_read = self.now;
+                    self.unread
+                } else {
+                    0.0
+                }
+            }
             Reader::Frames(every) => {
                 if self.now.duration_since(self.last_read) >= every {
                     match self.in_flight.front() {
@@ -467,4 +477,29 @@ fn a_window_cap_comes_down(linux_window: bool) {
         "{frames} frames in 5 s on {:?} ({linux_window})",
         sim.decision
     );
+}
+
+#[test]
+fn a_busy_application_reading_all_it_has_now_and_then_keeps_its_full_rate() {
+    // Reads everything every 0.3 s (a loaded client, a script's loop): once its reading rate
+    // is known, what waits between its reads is read within the target age, so it keeps the
+    // original at the full rate. Its receiver offers 64 KiB at first and its whole 4 MB
+    // buffer from the second second on (Linux starts a window small and grows it as data
+    // arrives). Without the rate, the unread bytes between its reads put it behind.
+    let mut sim = Sim::capped(
+        1e9,
+        4.0 * MB,
+        64.0 * 1024.0,
+        Reader::Bursts(Duration::from_millis(300)),
+    );
+    sim.reported_rate = Some(1e9);
+    sim.run(Duration::from_secs(1));
+    sim.window_cap = f64::INFINITY;
+    sim.run(Duration::from_secs(29));
+    let recent = sim.recent_ages(Duration::from_secs(10));
+    assert!(recent.len() >= 240, "{} frames in 10 s", recent.len());
+    let worst = recent.iter().max().copied().unwrap_or_default();
+    assert!(worst <= Duration::from_millis(400), "worst age {worst:?}");
+    assert_eq!(sim.decision.tier, Tier::Original, "{:?}", sim.decision);
+    assert!(!sim.decision.look_first);
 }
