@@ -18,6 +18,9 @@ use crate::viewer::{Viewer, ViewerCounters};
 
 /// How often an `auto` viewer's connection is looked at (one `getsockopt(TCP_INFO)`).
 pub const SAMPLE_EVERY: Duration = Duration::from_millis(200);
+/// How often while a move up is on trial (`Chooser::on_probation`): one that fails is undone
+/// after a frame or two of the tier the link cannot carry, not five.
+pub const SAMPLE_EVERY_ON_TRIAL: Duration = Duration::from_millis(50);
 /// Frame rate assumed until the viewer has measured its camera's.
 const DEFAULT_FPS: f64 = 25.0;
 
@@ -319,6 +322,9 @@ impl<M: Clone + Send + Sync + 'static> TieredViewer<M> {
             return;
         };
         let decision = chooser.observe(sample, &demand);
+        if chooser.on_probation() {
+            self.next_sample = now + SAMPLE_EVERY_ON_TRIAL;
+        }
         tracing::trace!(?queues, ?decision, widest = chooser.widest_window(), skips = self.rate_skips, estimate = ?chooser.estimate(), "quality sample");
         self.look_first = decision.look_first;
         if self.look_first && !self.window_kept_fresh {
