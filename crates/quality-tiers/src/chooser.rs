@@ -73,7 +73,8 @@ pub const MAX_HOLD: Duration = Duration::from_secs(5);
 /// The application's reading rate is known once looks span this long.
 const FIRST_RATE_SPAN: Duration = Duration::from_millis(400);
 
-/// Most looks kept to measure the application's reading (about 30 a second).
+/// Most samples kept to measure the application's reading (5 a second, 20 while a move up is
+/// on trial: a 3 s span needs at most 60).
 const MAX_CONSUMED_LOOKS: usize = 256;
 
 /// One look at a viewer's connection. Counters are cumulative since the viewer joined.
