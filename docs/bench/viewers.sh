@@ -19,7 +19,8 @@
 #      FLOOR_ARGS (more writev_floor flags: "--chunked" frames it as hyper frames the relay),
 #      SKIP_RELAY=1,
 #      RELAY (the relay binary, default target/release/camrelay: compare two builds),
-#      WS=1 (also N WebSocket viewers of the same relay process, right after its MJPEG run).
+#      WS=1 (also N WebSocket viewers of the same relay process, right after its MJPEG run),
+#      STREAM_QUERY (appended to the relay's stream and WebSocket URLs, e.g. "?quality=auto").
 set -euo pipefail
 cd "$(git rev-parse --show-toplevel)"
 
@@ -77,12 +78,12 @@ for n in $N_LIST; do
     relay_pid=$!; PIDS+=("$relay_pid")
     wait_port "$rport"
     sleep 1 # the upstream connects
-    "$LOAD" --url "http://127.0.0.1:$rport/cams/cam/stream" --viewers "$n" --thin "$THIN" \
+    "$LOAD" --url "http://127.0.0.1:$rport/cams/cam/stream${STREAM_QUERY:-}" --viewers "$n" --thin "$THIN" \
         --seconds "$SECONDS_PER" --warmup "$WARMUP" --threads "$LOAD_THREADS" --pid "$relay_pid" \
         --label relay --json "$OUT/relay-$n.json" ${LOAD_ARGS:-} >/dev/null
     if [[ -n "${WS:-}" ]]; then
         echo "== $n viewers: relay, WebSocket" >&2
-        "$LOAD" --ws --url "http://127.0.0.1:$rport/cams/cam/ws" --viewers "$n" --thin "$THIN" \
+        "$LOAD" --ws --url "http://127.0.0.1:$rport/cams/cam/ws${STREAM_QUERY:-}" --viewers "$n" --thin "$THIN" \
             --seconds "$SECONDS_PER" --warmup "$WARMUP" --threads "$LOAD_THREADS" --pid "$relay_pid" \
             --label relay-ws --json "$OUT/relay-ws-$n.json" ${LOAD_ARGS:-} >/dev/null
     fi
@@ -92,5 +93,5 @@ done
 python3 docs/bench/viewers_table.py "$OUT" $N_LIST | tee "$OUT/table.md"
 if [[ -n "${WRITE_DOCS:-}" ]]; then
     python3 docs/bench/viewers_table.py --write-docs docs/benchmarks.md \
-        --command "${WS:+WS=1 }N_LIST=\"$N_LIST\" SECONDS_PER=$SECONDS_PER THIN=$THIN OUT=$OUT${RELAY_ARGS:+ RELAY_ARGS=\"$RELAY_ARGS\"}${LOAD_ARGS:+ LOAD_ARGS=\"$LOAD_ARGS\"} WRITE_DOCS=1 docs/bench/viewers.sh" "$OUT" $N_LIST
+        --command "${WS:+WS=1 }N_LIST=\"$N_LIST\" SECONDS_PER=$SECONDS_PER THIN=$THIN OUT=$OUT${RELAY_ARGS:+ RELAY_ARGS=\"$RELAY_ARGS\"}${LOAD_ARGS:+ LOAD_ARGS=\"$LOAD_ARGS\"}${STREAM_QUERY:+ STREAM_QUERY=\"$STREAM_QUERY\"} WRITE_DOCS=1 docs/bench/viewers.sh" "$OUT" $N_LIST
 fi
