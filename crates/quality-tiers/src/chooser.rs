@@ -61,6 +61,17 @@
 //!   stays the same while a frame arrives) shows the viewer reading all it gets, and becomes
 //!   the widest. And a few KB under the widest (min(widest/32, 4 KiB)) count as what the
 //!   window may hide, not as unread, but on a trial lifting a gate that stayed.
+//! - **A window that grows is no read**: Linux raises a receiver's window as data arrives,
+//!   read or not (with small segments, over a real link, from 64 KiB up to its buffer), and
+//!   grows the buffer as the application reads. For [`WIDENED_FOR`] after a look finds the
+//!   window wider than ever, it shows room, not what waits: the buffer does not count as
+//!   drained nor as emptied, and on the lowest tier a viewer just out of a drain gets at most
+//!   one frame more than it was seen to have read (bytes acknowledged minus what the window
+//!   showed unread, at looks whose window moved with what arrived). A second without a sample
+//!   is a backlog whatever the window says: the server samples as it writes, so it had no
+//!   room for that long. Frames held back count as news for the backlog streak (a window at
+//!   its cap shows neither what arrives nor what is read), and the frames a trial lets go are
+//!   gated sends (a failed trial's fallback counts from the last of them).
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -69,6 +80,13 @@ use crate::Tier;
 
 /// Longest time the drain gate holds every frame back, whatever the window says.
 pub const MAX_HOLD: Duration = Duration::from_secs(5);
+
+/// Samples this far apart mean the server had no room to write for that long.
+const STALLED: Duration = Duration::from_secs(1);
+
+/// After a look finds the receiver's window wider than before, this long until the window says
+/// again what waits unread (a sample's time: the frames sent meanwhile have arrived).
+const WIDENED_FOR: Duration = Duration::from_millis(200);
 
 /// The application's reading rate is known once looks span this long.
 const FIRST_RATE_SPAN: Duration = Duration::from_millis(400);
@@ -313,6 +331,18 @@ pub struct Chooser {
     consumed: VecDeque<(Instant, u64)>,
     /// The window and bytes acknowledged when the gate last let a frame go.
     gated_send: Option<(u64, u64)>,
+    /// When a look last found the window wider than any before: the receiver's buffer grew
+    /// (Linux grows it as the application reads), so for [`WIDENED_FOR`] the window says how
+    /// much room there is, not that nothing waits unread.
+    widened_at: Option<Instant>,
+    /// A look within [`WIDENED_FOR`] of one that found the window wider than any before.
+    widened: bool,
+    /// Bytes acknowledged and window at the last look.
+    looked: Option<(u64, u64)>,
+    /// What the application was seen to have read: bytes acknowledged minus what the window
+    /// showed unread, at looks whose window showed the bytes that arrived since the look
+    /// before (a window that stays the same while a frame arrives is its cap hiding them).
+    seen_read: u64,
 }
 
 impl Chooser {
@@ -351,6 +381,10 @@ impl Chooser {
             held_since: None,
             consumed: VecDeque::new(),
             gated_send: None,
+            widened_at: None,
+            widened: false,
+            looked: None,
+            seen_read: 0,
         }
     }
 
@@ -445,7 +479,7 @@ impl Chooser {
         let frame = demand.frame_bytes[self.tier.index()] as u64;
         self.look_at_window(peer_window, bytes_acked, frame, now);
         let slack = Self::slack(frame);
-        let emptied = peer_window >= self.widest;
+        let emptied = peer_window >= self.widest && !self.widened;
         match self.last_look {
             // The window grew back to the widest: the application read all it had.
             Some((_, window)) if peer_window > window && emptied => self.read_mark = bytes_acked,
@@ -457,12 +491,26 @@ impl Chooser {
         let allowed: u64 = match self.gate {
             Gate::Open {
                 drained_at: Some(at),
-                ..
+                trial,
             } if now.saturating_duration_since(at) <= self.config.probation => {
                 // Just drained: what the window shows (a reader that keeps up would wait for
                 // the fallback after each frame it reads unseen). Frames held back here mean
                 // the application reads slower than the tier comes.
-                let may = unread <= frame + slack + self.hidden();
+                let mut may = unread <= frame + slack + self.hidden();
+                if self.widened && self.tier == Tier::Low {
+                    // On the lowest tier (smaller frames cannot help), a window growing as
+                    // frames arrive is the receiver's buffer growing, not frames read: one
+                    // frame more than it was seen to have read. (On a higher tier a thin
+                    // link's window grows so too as it reads, and its fall-back is a tier.)
+                    may &= bytes_acked.saturating_sub(self.seen_read) <= frame + slack;
+                }
+                if trial && may {
+                    // The frames a trial lifting a gate that stayed lets go are gated sends:
+                    // if it fails, the fallback counts from the last of them, not from the
+                    // last frame before the trial (which would send one more at once, behind
+                    // those the slow application has yet to read).
+                    self.last_gated_send = Some(now);
+                }
                 if !may {
                     self.refusals = self.refusals.saturating_add(1);
                 }
@@ -541,6 +589,9 @@ impl Chooser {
     /// less than an eighth of the widest unread (a receiver whose window's cap came down a
     /// little would otherwise never count as drained).
     fn drained(&self, peer_window: u64, now: Instant, demand: &Demand) -> bool {
+        if self.widened {
+            return false; // the room grew: whether what was sent is read shows at the next look
+        }
         let frame = demand.frame_bytes[self.tier.index()] as u64;
         let unread = self.widest.saturating_sub(peer_window);
         let (window, since, _) = self.window_since;
@@ -585,6 +636,22 @@ impl Chooser {
     /// Takes in a look at the window (a sample's or a gated frame's): the widest, a cap that
     /// came down, and since when the window has been the same.
     fn look_at_window(&mut self, window: u64, bytes_acked: u64, frame: u64, now: Instant) {
+        if window > self.widest {
+            self.widened_at = Some(now);
+        }
+        self.widened = self
+            .widened_at
+            .is_some_and(|at| now.saturating_duration_since(at) < WIDENED_FOR);
+        // A window that moved since the last look, or one under its cap with nothing arrived,
+        // shows what waits unread; one held at its cap while bytes arrive hides them.
+        let shows = self.looked.is_none_or(|(acked, before)| {
+            window != before || (bytes_acked == acked && window < self.widest)
+        });
+        if shows && !self.widened {
+            let unread = self.widest.max(window) - window;
+            self.seen_read = self.seen_read.max(bytes_acked.saturating_sub(unread));
+        }
+        self.looked = Some((bytes_acked, window));
         self.remember_window(window, now);
         self.note_window(window, bytes_acked, frame);
         if self.window_since.0 != window {
@@ -620,9 +687,11 @@ impl Chooser {
             unread > backlog_limit.max(self.read_within_target()) || self.refusals >= 3;
         // A sample with no byte acknowledged and the same window as the one before shows
         // nothing new (a gated viewer's window is refreshed by keepalive probes once a
-        // second): it neither extends nor ends a streak.
+        // second): it neither extends nor ends a streak, unless frames were held back since
+        // (a window held at its cap shows no frame arriving, nor any read).
         let news = sample.bytes_acked != previous.bytes_acked
-            || sample.peer_window != previous.peer_window;
+            || sample.peer_window != previous.peer_window
+            || self.refusals >= 3;
         self.backlog_streak = match (unread_backlog, news) {
             (true, true) => self.backlog_streak.saturating_add(1),
             (true, false) => self.backlog_streak,
@@ -672,8 +741,12 @@ impl Chooser {
         let probe_backlog = self
             .probe_failed_at
             .is_some_and(|at| now.saturating_duration_since(at) <= self.config.settle);
+        // No look for a second: the server had no room to write a frame for that long (it
+        // looks when it has a frame to send), so what waits unread is at least a buffer's worth
+        // whatever the window says (a receiver's window grows as its application reads).
+        let stalled = gap >= STALLED;
         self.update_gate(
-            unread_backlog && !probe_backlog,
+            (unread_backlog || stalled) && !probe_backlog,
             sample.peer_window,
             now,
             demand,
