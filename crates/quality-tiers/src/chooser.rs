@@ -81,7 +81,8 @@ use crate::Tier;
 /// Longest time the drain gate holds every frame back, whatever the window says.
 pub const MAX_HOLD: Duration = Duration::from_secs(5);
 
-/// Samples this far apart mean the server had no room to write for that long.
+/// Samples this far apart (and five of the camera's frame periods) mean the server had no
+/// room to write for that long.
 const STALLED: Duration = Duration::from_secs(1);
 
 /// After a look finds the receiver's window wider than before, this long until the window says
@@ -743,8 +744,15 @@ impl Chooser {
             .is_some_and(|at| now.saturating_duration_since(at) <= self.config.settle);
         // No look for a second: the server had no room to write a frame for that long (it
         // looks when it has a frame to send), so what waits unread is at least a buffer's worth
-        // whatever the window says (a receiver's window grows as its application reads).
-        let stalled = gap >= STALLED;
+        // whatever the window says (a receiver's window grows as its application reads). A
+        // slow camera's own gaps are no stall: the gap must span five of its frames too.
+        let original = Tier::Original.index();
+        let frame_period = demand.frame_bytes[original] / demand.bytes_per_second[original];
+        let stalled = frame_period.is_finite()
+            && gap
+                >= STALLED.max(Duration::from_secs_f64(
+                    (5.0 * frame_period).clamp(0.0, 3600.0),
+                ));
         self.update_gate(
             (unread_backlog || stalled) && !probe_backlog,
             sample.peer_window,

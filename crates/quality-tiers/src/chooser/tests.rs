@@ -413,6 +413,38 @@ fn one_frame_a_second_behind_a_cap() -> Sim {
 }
 
 #[test]
+fn a_slow_cameras_gaps_between_frames_do_not_shut_the_gate() {
+    // A camera sending a frame a second: the server looks at the viewer's connection as it
+    // writes, so samples come a second or more apart. That is no stall of a viewer that reads
+    // every frame at once.
+    let ladder = Ladder::default();
+    let demand = Demand::from_shares(
+        ORIGINAL,
+        1.0,
+        |t| ladder.nominal_share(t),
+        |t| ladder.every(t),
+    );
+    let start = Instant::now();
+    let mut chooser = Chooser::new(ChooserConfig::default(), Tier::Original, start);
+    for second in 0..30u64 {
+        let decision = chooser.observe(
+            LinkSample {
+                at: start + Duration::from_millis(1_050 * second),
+                bytes_acked: second * ORIGINAL as u64,
+                notsent: 0,
+                peer_window: 256 * 1024,
+                delivery_rate: 0,
+                queue_drops: 0,
+                paced_skips: 0,
+            },
+            &demand,
+        );
+        assert!(!decision.look_first, "gated at {second} s: {decision:?}");
+        assert_eq!(decision.tier, Tier::Original);
+    }
+}
+
+#[test]
 fn a_gate_that_stays_is_tried_again_and_lifted_once_the_application_keeps_up() {
     let mut sim = Sim::new(1e9, 4.0 * MB, Reader::Frames(Duration::from_secs(1)));
     sim.reported_rate = Some(1e9);
