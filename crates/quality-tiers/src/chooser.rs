@@ -68,8 +68,9 @@
 //!   drained nor as emptied, and on the lowest tier a viewer just out of a drain gets at most
 //!   one frame more than it was seen to have read (bytes acknowledged minus what the window
 //!   showed unread, at looks whose window moved with what arrived). A second without a sample
-//!   is a backlog whatever the window says: the server samples as it writes, so it had no
-//!   room for that long. Frames held back count as news for the backlog streak (a window at
+//!   (and five of the camera's frame periods: a slow camera's own gaps are no stall) is a
+//!   backlog whatever the window says: the server samples as it writes, so it had no room for
+//!   that long. Frames held back count as news for the backlog streak (a window at
 //!   its cap shows neither what arrives nor what is read), and the frames a trial lets go are
 //!   gated sends (a failed trial's fallback counts from the last of them).
 
