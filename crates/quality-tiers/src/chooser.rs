@@ -750,10 +750,7 @@ impl Chooser {
         let original = Tier::Original.index();
         let frame_period = demand.frame_bytes[original] / demand.bytes_per_second[original];
         let stalled = frame_period.is_finite()
-            && gap
-                >= STALLED.max(Duration::from_secs_f64(
-                    (5.0 * frame_period).clamp(0.0, 3600.0),
-                ));
+            && gap.as_secs_f64() >= STALLED.as_secs_f64().max(5.0 * frame_period);
         self.update_gate(
             (unread_backlog || stalled) && !probe_backlog,
             sample.peer_window,
