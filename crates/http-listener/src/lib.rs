@@ -52,6 +52,7 @@ use hyper::{Request, Response};
 mod ended;
 mod error;
 mod listener;
+mod shutdown_watch;
 
 pub use ended::Ended;
 pub use error::{ErrorKind, ListenError};

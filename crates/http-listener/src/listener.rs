@@ -1,5 +1,6 @@
 //! The listener and its accept loop.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,6 +14,7 @@ use tokio_io_timeout::TimeoutStream;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::shutdown_watch::ShutdownWatch;
 use crate::{Ended, Handler, ListenError, Settings, TlsSource};
 
 /// How long shutdown waits for open connections to finish.
@@ -150,14 +152,17 @@ async fn serve_connection<H, I>(
     };
     let connection = builder.serve_connection(io, service).with_upgrades();
     tokio::pin!(connection);
-    let result = tokio::select! {
-        result = connection.as_mut() => result,
-        _ = shutdown.cancelled() => {
+    let mut shutdown = ShutdownWatch::new(shutdown);
+    let mut draining = false;
+    let result = std::future::poll_fn(|cx| {
+        if !draining && shutdown.poll_cancelled(cx).is_ready() {
             // Finish the response in flight; streams end as their bodies end.
             connection.as_mut().graceful_shutdown();
-            connection.await
+            draining = true;
         }
-    };
+        connection.as_mut().poll(cx)
+    })
+    .await;
     if let Err(error) = result {
         let ended = Ended::of(&error);
         ended.log(peer, &error);
