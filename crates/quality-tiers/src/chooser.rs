@@ -65,9 +65,10 @@
 //!   read or not (with small segments, over a real link, from 64 KiB up to its buffer), and
 //!   grows the buffer as the application reads. For [`WIDENED_FOR`] after a look finds the
 //!   window wider than ever, it shows room, not what waits: the buffer does not count as
-//!   drained nor as emptied, and on the lowest tier a viewer just out of a drain gets at most
-//!   one frame more than it was seen to have read (bytes acknowledged minus what the window
-//!   showed unread, at looks whose window moved with what arrived). A second without a sample
+//!   drained nor as emptied, and on the lowest tier a viewer just out of a drain whose window
+//!   grew since its last frame went (that frame's arrival raised it) gets at most one frame
+//!   more than it was seen to have read (bytes acknowledged minus what the window showed
+//!   unread, at looks whose window moved with what arrived). A second without a sample
 //!   (and five of the camera's frame periods: a slow camera's own gaps are no stall) is a
 //!   backlog whatever the window says: the server samples as it writes, so it had no room for
 //!   that long. Frames held back count as news for the backlog streak (a window at
@@ -339,6 +340,11 @@ pub struct Chooser {
     widened_at: Option<Instant>,
     /// A look within [`WIDENED_FOR`] of one that found the window wider than any before.
     widened: bool,
+    /// The gate let a frame go since it last shut.
+    sent_since_shut: bool,
+    /// A look found the window wider than any before since the gate last let a frame go: that
+    /// frame's arrival raised the receiver's window.
+    grew_since_send: bool,
     /// Bytes acknowledged and window at the last look.
     looked: Option<(u64, u64)>,
     /// What the application was seen to have read: bytes acknowledged minus what the window
@@ -385,6 +391,8 @@ impl Chooser {
             gated_send: None,
             widened_at: None,
             widened: false,
+            sent_since_shut: false,
+            grew_since_send: false,
             looked: None,
             seen_read: 0,
         }
@@ -499,11 +507,14 @@ impl Chooser {
                 // the fallback after each frame it reads unseen). Frames held back here mean
                 // the application reads slower than the tier comes.
                 let mut may = unread <= frame + slack + self.hidden();
-                if self.widened && self.tier == Tier::Low {
+                if (self.widened || self.grew_since_send) && self.tier == Tier::Low {
                     // On the lowest tier (smaller frames cannot help), a window growing as
                     // frames arrive is the receiver's buffer growing, not frames read: one
-                    // frame more than it was seen to have read. (On a higher tier a thin
-                    // link's window grows so too as it reads, and its fall-back is a tier.)
+                    // frame more than it was seen to have read. Not only for `WIDENED_FOR`
+                    // after the growth: a window that grew when the last frame arrived and
+                    // then stays at its new widest shows no read of that frame. (On a higher
+                    // tier a thin link's window grows so too as it reads, and its fall-back is
+                    // a tier.)
                     may &= bytes_acked.saturating_sub(self.seen_read) <= frame + slack;
                 }
                 if trial && may {
@@ -513,7 +524,9 @@ impl Chooser {
                     // those the slow application has yet to read).
                     self.last_gated_send = Some(now);
                 }
-                if !may {
+                if may {
+                    self.gated_frame_went();
+                } else {
                     self.refusals = self.refusals.saturating_add(1);
                 }
                 self.held_since = None;
@@ -556,6 +569,7 @@ impl Chooser {
             .held_since
             .is_some_and(|at| now.saturating_duration_since(at) >= MAX_HOLD);
         if may || forced {
+            self.gated_frame_went();
             self.held_since = None;
             self.last_gated_send = Some(now);
             self.gated_send = Some((peer_window, bytes_acked));
@@ -640,6 +654,7 @@ impl Chooser {
     fn look_at_window(&mut self, window: u64, bytes_acked: u64, frame: u64, now: Instant) {
         if window > self.widest {
             self.widened_at = Some(now);
+            self.grew_since_send |= self.sent_since_shut;
         }
         self.widened = self
             .widened_at
@@ -897,8 +912,10 @@ impl Chooser {
                     self.gate = Gate::Stays {
                         until: now + self.gate_backoff,
                     };
+                    self.gate_shut();
                 } else if !drained_at.is_some_and(soon) || self.tier != Tier::Low {
                     self.gate = Gate::Draining;
+                    self.gate_shut();
                 }
             }
             Gate::Open {
@@ -926,6 +943,19 @@ impl Chooser {
             }
             _ => {}
         }
+    }
+
+    /// The gate shut: a window that grows before it lets a frame go is the reads of what it
+    /// holds back, or the buffer growing, not a frame it sent arriving.
+    fn gate_shut(&mut self) {
+        self.sent_since_shut = false;
+        self.grew_since_send = false;
+    }
+
+    /// The gate let a frame go: a window wider than ever from now on is that frame arriving.
+    fn gated_frame_went(&mut self) {
+        self.sent_since_shut = true;
+        self.grew_since_send = false;
     }
 
     fn decision(&self, switched_from: Option<Tier>) -> Decision {

@@ -535,3 +535,57 @@ fn a_busy_application_reading_all_it_has_now_and_then_keeps_its_full_rate() {
     assert_eq!(sim.decision.tier, Tier::Original, "{:?}", sim.decision);
     assert!(!sim.decision.look_first);
 }
+
+#[test]
+fn a_window_raised_by_the_last_frame_shows_no_read_of_it() {
+    // Over a real link (small segments) Linux raises a receiver's window as frames arrive, read
+    // or not. An application reading one frame a second, its first seconds unsampled (the
+    // socket full): after the drain, each frame the gate lets go raises the window, which then
+    // stays at its new widest. That shows no read: no second frame goes before the first is
+    // seen read (the gate's fallback), not merely once `WIDENED_FOR` has passed.
+    let ladder = Ladder::default();
+    let demand = Demand::from_shares(
+        ORIGINAL,
+        FPS,
+        |t| ladder.nominal_share(t),
+        |t| ladder.every(t),
+    );
+    let low = demand.frame_bytes[Tier::Low.index()] as u64;
+    let start = Instant::now();
+    let at = |ms: u64| start + Duration::from_millis(ms);
+    let mut chooser = Chooser::new(ChooserConfig::default(), Tier::Original, start);
+    // Frames dropped from the viewer's queue meanwhile: 95 by the second sample.
+    let sample = |ms: u64, acked: u64, window: u64| LinkSample {
+        at: at(ms),
+        bytes_acked: acked,
+        notsent: 0,
+        peer_window: window,
+        delivery_rate: 0,
+        queue_drops: if ms == 0 { 0 } else { 95 },
+        paced_skips: 0,
+    };
+    chooser.observe(sample(0, 0, 64 * 1024), &demand);
+    // Four seconds without a sample: five original frames went, the window grew with them.
+    let (mut acked, mut window) = (240_253, 166_912);
+    let decision = chooser.observe(sample(4_000, acked, window), &demand);
+    assert_eq!(decision.tier, Tier::Low, "{decision:?}");
+    assert!(decision.look_first, "a stall shuts the gate: {decision:?}");
+    let mut sent = Vec::new();
+    for ms in (4_080..6_000).step_by(80) {
+        if ms % 240 == 0 {
+            chooser.observe(sample(ms, acked, window), &demand);
+        }
+        if chooser.may_send(window, acked, at(ms), &demand) {
+            sent.push(ms);
+            // The frame arrives, unread, and raises the window.
+            acked += low;
+            window += 9_216;
+        }
+    }
+    let before_fallback: Vec<_> = sent.iter().filter(|&&ms| ms < sent[0] + 1_500).collect();
+    assert_eq!(
+        before_fallback.len(),
+        1,
+        "one frame until the fallback: {sent:?}"
+    );
+}
