@@ -68,13 +68,7 @@ impl Sim {
     /// A receiver offering at most `window_cap` however empty its buffer.
     fn capped(link_rate: f64, rcvbuf: f64, window_cap: f64, reader: Reader) -> Sim {
         let now = Instant::now();
-        let ladder = Ladder::default();
-        let demand = Demand::from_shares(
-            ORIGINAL,
-            FPS,
-            |t| ladder.nominal_share(t),
-            |t| ladder.every(t),
-        );
+        let demand = ladder_demand(FPS);
         let mut chooser = Chooser::new(ChooserConfig::default(), Tier::Original, now);
         // The first look, as the viewer connects: its whole window open.
         chooser.observe(
@@ -275,6 +269,18 @@ impl Sim {
 const MB: f64 = 1_000_000.0;
 const KB: f64 = 1_000.0;
 
+/// What each tier of the default ladder costs for a camera sending `fps` frames of
+/// [`ORIGINAL`] bytes.
+fn ladder_demand(fps: f64) -> Demand {
+    let ladder = Ladder::default();
+    Demand::from_shares(
+        ORIGINAL,
+        fps,
+        |t| ladder.nominal_share(t),
+        |t| ladder.every(t),
+    )
+}
+
 #[test]
 fn a_link_drop_goes_down_within_2_s_and_recovery_returns_to_original_within_15_s() {
     let mut sim = Sim::new(2.0 * MB, 256.0 * 1024.0, Reader::Bytes(1e12));
@@ -417,13 +423,7 @@ fn a_slow_cameras_gaps_between_frames_do_not_shut_the_gate() {
     // A camera sending a frame a second: the server looks at the viewer's connection as it
     // writes, so samples come a second or more apart. That is no stall of a viewer that reads
     // every frame at once.
-    let ladder = Ladder::default();
-    let demand = Demand::from_shares(
-        ORIGINAL,
-        1.0,
-        |t| ladder.nominal_share(t),
-        |t| ladder.every(t),
-    );
+    let demand = ladder_demand(1.0);
     let start = Instant::now();
     let mut chooser = Chooser::new(ChooserConfig::default(), Tier::Original, start);
     for second in 0..30u64 {
@@ -543,13 +543,7 @@ fn a_window_raised_by_the_last_frame_shows_no_read_of_it() {
     // socket full): after the drain, each frame the gate lets go raises the window, which then
     // stays at its new widest. That shows no read: no second frame goes before the first is
     // seen read (the gate's fallback), not merely once `WIDENED_FOR` has passed.
-    let ladder = Ladder::default();
-    let demand = Demand::from_shares(
-        ORIGINAL,
-        FPS,
-        |t| ladder.nominal_share(t),
-        |t| ladder.every(t),
-    );
+    let demand = ladder_demand(FPS);
     let low = demand.frame_bytes[Tier::Low.index()] as u64;
     let start = Instant::now();
     let at = |ms: u64| start + Duration::from_millis(ms);
