@@ -65,9 +65,9 @@
 //!   read or not (with small segments, over a real link, from 64 KiB up to its buffer), and
 //!   grows the buffer as the application reads. For [`WIDENED_FOR`] after a look finds the
 //!   window wider than ever, it shows room, not what waits: the buffer does not count as
-//!   drained nor as emptied, and on the lowest tier a viewer just out of a drain whose window
-//!   grew since its last frame went (that frame's arrival raised it) gets at most one frame
-//!   more than it was seen to have read (bytes acknowledged minus what the window showed
+//!   drained nor as emptied, and on the lowest tier a viewer just out of a drain (not a trial)
+//!   whose window grew since its last frame went (that frame's arrival raised it) gets at
+//!   most one frame more than it was seen to have read (bytes acknowledged minus what the window showed
 //!   unread, at looks whose window moved with what arrived). A second without a sample
 //!   (and five of the camera's frame periods: a slow camera's own gaps are no stall) is a
 //!   backlog whatever the window says: the server samples as it writes, so it had no room for
@@ -507,14 +507,16 @@ impl Chooser {
                 // the fallback after each frame it reads unseen). Frames held back here mean
                 // the application reads slower than the tier comes.
                 let mut may = unread <= frame + slack + self.hidden();
-                if (self.widened || self.grew_since_send) && self.tier == Tier::Low {
+                if (self.widened || (self.grew_since_send && !trial)) && self.tier == Tier::Low {
                     // On the lowest tier (smaller frames cannot help), a window growing as
                     // frames arrive is the receiver's buffer growing, not frames read: one
-                    // frame more than it was seen to have read. Not only for `WIDENED_FOR`
-                    // after the growth: a window that grew when the last frame arrived and
-                    // then stays at its new widest shows no read of that frame. (On a higher
-                    // tier a thin link's window grows so too as it reads, and its fall-back is
-                    // a tier.)
+                    // frame more than it was seen to have read. After a drain, not only for
+                    // `WIDENED_FOR` after the growth: a window that grew when the last frame
+                    // arrived and then stays at its new widest shows no read of that frame.
+                    // Not on a trial lifting a gate that stayed: an application that sped up
+                    // behind a window still growing (on loopback a read smaller than a segment
+                    // does not show) would fail every trial. (On a higher tier a thin link's
+                    // window grows so too as it reads, and its fall-back is a tier.)
                     may &= bytes_acked.saturating_sub(self.seen_read) <= frame + slack;
                 }
                 if trial && may {
