@@ -61,9 +61,8 @@ pub struct TieredViewer<M = ()> {
     /// (a camera's keepalive re-send of its last frame, same id, is not).
     just_switched: bool,
     last_sent: Option<Instant>,
-    /// Drops and paced skips on broadcasts left behind.
+    /// Drops on broadcasts left behind (the paced viewer counts its skips over all of them).
     drops_before: u64,
-    paced_before: u64,
     /// Frames skipped for `maxfps` or by the drain gate.
     rate_skips: u64,
     switches: u64,
@@ -100,7 +99,6 @@ impl<M: Clone + Send + Sync + 'static> TieredViewer<M> {
             just_switched: false,
             last_sent: None,
             drops_before: 0,
-            paced_before: 0,
             rate_skips: 0,
             switches: 0,
             original_bytes: None,
@@ -228,7 +226,6 @@ impl<M: Clone + Send + Sync + 'static> TieredViewer<M> {
             "viewer quality tier switched"
         );
         self.drops_before += self.viewer.viewer().dropped();
-        self.paced_before += self.viewer.paced_skips();
         let handle = self.tiers.handle(to).clone();
         self.viewer.switch_to(&handle);
         self.tier = to;
@@ -315,7 +312,7 @@ impl<M: Clone + Send + Sync + 'static> TieredViewer<M> {
             peer_window: queues.peer_window,
             delivery_rate: queues.delivery_rate,
             queue_drops: self.drops_before + self.viewer.viewer().dropped(),
-            paced_skips: self.paced_before + self.viewer.paced_skips(),
+            paced_skips: self.viewer.paced_skips(),
         };
         let demand = self.demand();
         let Some(chooser) = self.chooser.as_mut() else {

@@ -750,7 +750,17 @@ impl Chooser {
             if gated {
                 None // held back already: what waits is the old backlog draining
             } else {
-                self.fell_behind(now, read, kept_up, demand)
+                let switched = self.fell_behind(now, read, kept_up, demand);
+                if switched.is_some() {
+                    tracing::debug!(
+                        dropped,
+                        notsent = sample.notsent,
+                        unread,
+                        read = read as u64,
+                        "the viewer fell behind"
+                    );
+                }
+                switched
             }
         } else {
             self.kept_up(now, demand)
