@@ -13,6 +13,7 @@ use tokio::net::TcpListener;
 use tokio_io_timeout::TimeoutStream;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tracing::Instrument;
 
 use crate::shutdown_watch::ShutdownWatch;
 use crate::{Ended, Handler, ListenError, Settings, TlsSource};
@@ -94,7 +95,10 @@ impl Listener {
             let conn = Arc::new(handler.accepted(&stream));
             let acceptor = tls.as_ref().map(|tls| tls());
             let (handler, builder, shutdown) = (handler.clone(), builder.clone(), shutdown.clone());
-            connections.spawn(async move {
+            // Each connection's logs (a viewer's tier switches, its pacing) carry its peer. A
+            // debug span: off by default, it costs the viewer path nothing per poll.
+            let span = tracing::debug_span!("connection", %peer);
+            let connection = async move {
                 // TLS (when configured) sits above the timed socket, so the write timeout and
                 // the handler (which may read the raw socket's state) see the bytes on the wire.
                 let mut io = TimeoutStream::new(stream);
@@ -114,7 +118,8 @@ impl Listener {
                     Ok(Err(error)) => tracing::debug!(%peer, %error, "TLS handshake failed"),
                     Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
                 }
-            });
+            };
+            connections.spawn(connection.instrument(span));
         }
         drop(listener);
         tracing::info!("shutting down: no new connections, ending streams");

@@ -920,7 +920,13 @@ impl Chooser {
                         self.gate_backoff =
                             (self.gate_backoff * 2).min(self.config.max_probe_backoff);
                     }
-                    tracing::debug!(trial_in = ?self.gate_backoff, "the application reads slower than the frames come: one at a time");
+                    tracing::debug!(
+                        trial_in = ?self.gate_backoff,
+                        unread = self.unread,
+                        refusals = self.refusals,
+                        read_rate = self.read_rate().map(|r| r as u64),
+                        "the application reads slower than the frames come: one at a time"
+                    );
                     self.gate = Gate::Stays {
                         until: now + self.gate_backoff,
                     };
