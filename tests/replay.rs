@@ -159,20 +159,33 @@ async fn a_replay_session_is_a_shared_broadcast_of_the_recording() {
     }
     assert!(got_target, "the viewer got the frame sought to");
 
-    // Aligned: the yard frame shown is the newest at or before the door frame's time.
+    // Aligned: the yard frame shown is the newest recorded at or before the door frame's time
+    // (usually within a frame period; more where the yard's recording has a gap, as when its
+    // camera stalled on a loaded machine).
     let (_, state) = call(addr, "GET", &format!("/api/replay/{id}"), None).await;
     let yard_id = frame_of(&state, "yard").unwrap();
     let yard_frames = recorded(&relay, "yard", t0 - 1_000_000, t1);
     let yard_capture = yard_frames.iter().find(|f| f.0 == yard_id).unwrap().1;
-    assert!(
-        yard_capture <= target.1 && target.1 - yard_capture <= 40_000,
-        "yard at {yard_capture}, door at {}: more than one frame period apart",
+    let newest_before = yard_frames
+        .iter()
+        .filter(|f| f.1 <= target.1)
+        .max_by_key(|f| f.1)
+        .map(|f| (f.0, f.1));
+    assert_eq!(
+        Some((yard_id, yard_capture)),
+        newest_before,
+        "door at {}: the yard frame shown is not the newest at or before it",
         target.1
     );
 
     // Step forward and back: a step goes to the next frame of any camera, so the door's next
     // frame comes within two steps (one yard frame lies between two door frames), and stepping
     // back returns to the frame sought to.
+    // (More steps where the door's recording has a gap: one per yard frame between the two.)
+    let between = yard_frames
+        .iter()
+        .filter(|f| f.1 > door_frames[40].1 && f.1 < door_frames[41].1)
+        .count();
     for (frames, want) in [(1, door_frames[41].0), (-1, door_frames[40].0)] {
         let mut steps = 0;
         loop {
@@ -186,8 +199,8 @@ async fn a_replay_session_is_a_shared_broadcast_of_the_recording() {
                 break;
             }
             assert!(
-                steps < 3,
-                "step {frames}: door at {door_now:?}, want {want}: {s:#}"
+                steps < between + 3,
+                "step {frames}: door at {door_now:?}, want {want} ({between} yard frames between): {s:#}"
             );
         }
     }
